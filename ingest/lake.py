@@ -1,0 +1,177 @@
+"""The lake: landed batches as Parquet under ``<lake>/<kind>/batch_id=<id>/``.
+
+A batch directory holds ``data/part-*.parquet`` (accepted rows, zstd), ``rejected.parquet``
+(rejected rows with file, row, field and reason) and ``batch.parquet`` (its audit record). It is
+written under ``<lake>/_tmp/`` and renamed into place in one step, so a batch is either fully
+visible or absent: a crash mid-ingest leaves nothing half-landed (``_tmp`` is swept on the next
+ingest). An empty schema-only batch per kind (``batch_id=0-empty``) keeps every glob readable.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, asdict
+from datetime import datetime, timezone
+from pathlib import Path
+
+import duckdb
+
+from ingest.contracts import CONTRACTS, Contract, contract as get_contract
+
+EMPTY_BATCH = "batch_id=0-empty"
+
+_SQL_TYPES = {
+    "string": "varchar",
+    "bool": "boolean",
+    "timestamp": "timestamp",
+    "double": "double",
+    "int": "bigint",
+    "list": "varchar[]",
+}
+
+BATCH_COLUMNS = (
+    "batch_id varchar, kind varchar, file varchar, sha256 varchar, source varchar, "
+    "rows_read bigint, rows_landed bigint, rows_rejected bigint, ingested_at timestamp"
+)
+REJECTED_COLUMNS = (
+    "batch_id varchar, kind varchar, file varchar, row_number bigint, field varchar, "
+    "reason varchar, raw_record varchar"
+)
+
+
+@dataclass
+class BatchRecord:
+    batch_id: str
+    kind: str
+    file: str
+    sha256: str
+    source: str
+    rows_read: int
+    rows_landed: int
+    rows_rejected: int
+    ingested_at: datetime
+
+
+def q(path: Path | str) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_columns_sql(contract: Contract) -> str:
+    cols = ", ".join(f'"{c.name}" {_SQL_TYPES[c.dtype]}' for c in contract.columns)
+    return cols + ", _batch_id varchar, _row bigint, _origin varchar"
+
+
+class Lake:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    # ---- layout -------------------------------------------------------------------------
+    def kind_dir(self, kind: str) -> Path:
+        return self.root / kind
+
+    def data_glob(self, kind: str) -> str:
+        return str(self.kind_dir(kind) / "batch_id=*" / "data" / "*.parquet")
+
+    def batch_glob(self) -> str:
+        return str(self.root / "*" / "batch_id=*" / "batch.parquet")
+
+    def rejected_glob(self) -> str:
+        return str(self.root / "*" / "batch_id=*" / "rejected.parquet")
+
+    def ensure(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Create the lake with an empty schema-only batch per kind (idempotent)."""
+        tmp = self.root / "_tmp"
+        if tmp.exists():  # leftovers of a crashed ingest: never visible, safe to drop
+            shutil.rmtree(tmp, ignore_errors=True)
+        for kind, contract in CONTRACTS.items():
+            target = self.kind_dir(kind) / EMPTY_BATCH
+            if target.exists():
+                continue
+            staging = self.root / "_tmp" / f"empty-{kind}-{uuid.uuid4().hex}"
+            (staging / "data").mkdir(parents=True)
+            self._write_empty(con, f"({data_columns_sql(contract)})", staging / "data" / "part-0.parquet")
+            self._write_empty(con, f"({REJECTED_COLUMNS})", staging / "rejected.parquet")
+            self._write_empty(con, f"({BATCH_COLUMNS})", staging / "batch.parquet")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staging, target)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
+
+    @staticmethod
+    def _write_empty(con: duckdb.DuckDBPyConnection, columns: str, path: Path) -> None:
+        con.execute(f"create or replace temp table _empty {columns}")
+        con.execute(f"copy _empty to {q(path)} (format parquet, compression zstd)")
+        con.execute("drop table _empty")
+
+    # ---- batches ------------------------------------------------------------------------
+    def find_batch(self, con: duckdb.DuckDBPyConnection, kind: str, sha256: str) -> BatchRecord | None:
+        rows = con.execute(
+            f"select * from read_parquet({q(self.batch_glob())}, union_by_name = true) "
+            "where kind = ? and sha256 = ? order by batch_id limit 1",
+            [kind, sha256],
+        ).fetchall()
+        if not rows:
+            return None
+        names = [d[0] for d in con.description]
+        rec = dict(zip(names, rows[0]))
+        return BatchRecord(**{k: rec[k] for k in BatchRecord.__dataclass_fields__})
+
+    def new_batch_id(self, sha256: str) -> str:
+        now = datetime.now(timezone.utc)
+        return f"{now:%Y%m%dT%H%M%S%f}-{sha256[:8]}-{uuid.uuid4().hex[:4]}"
+
+    def staging_dir(self, batch_id: str) -> Path:
+        path = self.root / "_tmp" / batch_id
+        (path / "data").mkdir(parents=True, exist_ok=False)
+        return path
+
+    def publish(self, staging: Path, kind: str, batch_id: str) -> Path:
+        target = self.kind_dir(kind) / f"batch_id={batch_id}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_tree(staging)
+        os.rename(staging, target)
+        _fsync_dir(target.parent)
+        return target
+
+    def write_batch_record(self, con: duckdb.DuckDBPyConnection, staging: Path, rec: BatchRecord) -> None:
+        con.execute(f"create or replace temp table _batch ({BATCH_COLUMNS})")
+        con.execute(
+            "insert into _batch values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            list(asdict(rec).values()),
+        )
+        con.execute(f"copy _batch to {q(staging / 'batch.parquet')} (format parquet, compression zstd)")
+        con.execute("drop table _batch")
+
+
+def _fsync_tree(path: Path) -> None:
+    for dirpath, _dirs, files in os.walk(path):
+        for name in files:
+            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        _fsync_dir(Path(dirpath))
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "q"]

@@ -1,0 +1,84 @@
+{#- Schema names as configured (staging, intermediate, marts, audit), not prefixed. -#}
+{% macro generate_schema_name(custom_schema_name, node) -%}
+    {{ custom_schema_name if custom_schema_name is not none else target.schema }}
+{%- endmacro %}
+
+{#- The build's knowledge instant (`sendlens build --as-of`). -#}
+{% macro as_of() -%}
+    cast('{{ var("as_of") }}' as timestamp)
+{%- endmacro %}
+
+{#- The dashboard snapshot instant (`compute-stats --at`), the build's as_of by default. -#}
+{% macro stats_at() -%}
+    cast('{{ var("stats_at") if var("stats_at") else var("as_of") }}' as timestamp)
+{%- endmacro %}
+
+{#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here. -#}
+{% macro lake_scan(kind) -%}
+    {{ return(adapter.dispatch('lake_scan', 'sendlens')(kind)) }}
+{%- endmacro %}
+{% macro duckdb__lake_scan(kind) -%}
+    read_parquet('{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet', hive_partitioning = false, union_by_name = true)
+{%- endmacro %}
+{% macro default__lake_scan(kind) -%}
+    parquet.`{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet`
+{%- endmacro %}
+
+{% macro lake_audit_scan(file_name) -%}
+    {{ return(adapter.dispatch('lake_audit_scan', 'sendlens')(file_name)) }}
+{%- endmacro %}
+{% macro duckdb__lake_audit_scan(file_name) -%}
+    read_parquet('{{ var("lake_root") }}/*/batch_id=*/{{ file_name }}', hive_partitioning = false, union_by_name = true)
+{%- endmacro %}
+{% macro default__lake_audit_scan(file_name) -%}
+    parquet.`{{ var("lake_root") }}/*/batch_id=*/{{ file_name }}`
+{%- endmacro %}
+
+{#- ts + a (fractional) number of seconds. -#}
+{% macro add_seconds(ts, seconds) -%}
+    {{ return(adapter.dispatch('add_seconds', 'sendlens')(ts, seconds)) }}
+{%- endmacro %}
+{% macro duckdb__add_seconds(ts, seconds) -%}
+    ({{ ts }} + to_microseconds(cast(({{ seconds }}) * 1000000 as bigint)))
+{%- endmacro %}
+{% macro default__add_seconds(ts, seconds) -%}
+    timestamp_micros(unix_micros({{ ts }}) + cast(({{ seconds }}) * 1000000 as bigint))
+{%- endmacro %}
+
+{#- Seconds from a to b, fractional. -#}
+{% macro seconds_between(a, b) -%}
+    {{ return(adapter.dispatch('seconds_between', 'sendlens')(a, b)) }}
+{%- endmacro %}
+{% macro duckdb__seconds_between(a, b) -%}
+    ((epoch_us({{ b }}) - epoch_us({{ a }})) / 1000000.0)
+{%- endmacro %}
+{% macro default__seconds_between(a, b) -%}
+    ((unix_micros({{ b }}) - unix_micros({{ a }})) / 1000000.0)
+{%- endmacro %}
+
+{#- Case-sensitive regular-expression test. -#}
+{% macro regex_match(value, pattern) -%}
+    {{ return(adapter.dispatch('regex_match', 'sendlens')(value, pattern)) }}
+{%- endmacro %}
+{% macro duckdb__regex_match(value, pattern) -%}
+    regexp_matches({{ value }}, {{ pattern }})
+{%- endmacro %}
+{% macro default__regex_match(value, pattern) -%}
+    ({{ value }} rlike {{ pattern }})
+{%- endmacro %}
+
+{#- count / denominator as a fraction; 0 when the denominator is 0 (see DECISIONS.md). -#}
+{% macro safe_rate(numerator, denominator) -%}
+    case when ({{ denominator }}) > 0 then cast({{ numerator }} as double) / ({{ denominator }}) else 0.0 end
+{%- endmacro %}
+
+{#- Does a list column hold a value. -#}
+{% macro list_has(list_col, value) -%}
+    {{ return(adapter.dispatch('list_has', 'sendlens')(list_col, value)) }}
+{%- endmacro %}
+{% macro duckdb__list_has(list_col, value) -%}
+    coalesce(list_contains({{ list_col }}, {{ value }}), false)
+{%- endmacro %}
+{% macro default__list_has(list_col, value) -%}
+    coalesce(array_contains({{ list_col }}, {{ value }}), false)
+{%- endmacro %}

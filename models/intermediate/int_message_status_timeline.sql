@@ -1,0 +1,183 @@
+-- The sending-log status of every relayed message under BOTH reporting modes, over knowledge
+-- time: each row is an interval [valid_from, valid_to) during which that status was what we
+-- knew. It holds every landed event; the public history truncates it at the build's as_of.
+--
+-- The status changes only at a change point: the relay, the arrival of a feedback event
+-- (its received_at, never before the relay), or validity_end. At each change point the state
+-- is a function of the events known by then (SPEC section 2):
+--   * any hard bounce known                  -> failed (hard), final
+--   * else the latest status event by event_at (soft bounce, expiry, or a success whose
+--     event_at is within the validity period; `ignored` never counts):
+--       expired                              -> failed (soft)                       both modes
+--       soft_bounce                          -> standard: sent, failed once validity_end passed
+--                                               efs: failed (soft)
+--       delivered                            -> sent                                both modes
+--   * no status event                        -> standard: sent; efs: pending
+with messages as (
+    select * from {{ ref('int_messages') }}
+    where is_relayed
+),
+
+events as (
+    select * from {{ ref('int_feedback_events') }}
+),
+
+change_points as (
+    select message_id, relayed_at as change_at, 0 as change_kind,
+        cast(null as bigint) as event_seq, cast(null as varchar) as outcome, false as is_status_event
+    from messages
+    union all
+    select message_id, known_at as change_at, 1 as change_kind,
+        event_seq, outcome, is_status_event
+    from events
+    union all
+    select message_id, greatest(validity_end_at, relayed_at) as change_at, 2 as change_kind,
+        cast(null as bigint) as event_seq, cast(null as varchar) as outcome, false as is_status_event
+    from messages
+    where validity_end_at is not null
+),
+
+running as (
+    select
+        message_id,
+        change_at,
+        min(case when outcome = 'hard_bounce' then event_seq end) over known_so_far as first_hard_seq,
+        max(case when is_status_event and outcome <> 'hard_bounce' then event_seq end) over known_so_far as last_status_seq,
+        max(case when outcome = 'soft_bounce' then event_seq end) over known_so_far as last_soft_seq,
+        row_number() over (
+            partition by message_id, change_at order by change_kind desc, event_seq desc
+        ) as rank_in_instant
+    from change_points
+    window known_so_far as (
+        partition by message_id order by change_at, change_kind, event_seq
+        rows between unbounded preceding and current row
+    )
+),
+
+-- the state after the last change at each instant
+instants as (
+    select * from running
+    where rank_in_instant = 1
+),
+
+states as (
+    select
+        instants.message_id,
+        instants.change_at,
+        messages.validity_end_at is not null and instants.change_at >= messages.validity_end_at as is_past_validity,
+        hard.event_id as hard_event_id,
+        hard.failure_reason as hard_reason,
+        latest.event_id as latest_event_id,
+        latest.outcome as latest_outcome,
+        latest.failure_reason as latest_reason,
+        soft.failure_reason as soft_reason
+    from instants
+    inner join messages
+        on instants.message_id = messages.message_id
+    left join events as hard
+        on instants.message_id = hard.message_id and instants.first_hard_seq = hard.event_seq
+    left join events as latest
+        on instants.message_id = latest.message_id and instants.last_status_seq = latest.event_seq
+    left join events as soft
+        on instants.message_id = soft.message_id and instants.last_soft_seq = soft.event_seq
+),
+
+classified as (
+    select
+        *,
+        case
+            when hard_event_id is not null then 'hard_bounce'
+            when latest_outcome = 'expired' then 'expired'
+            when latest_outcome = 'soft_bounce' and is_past_validity then 'validity_ended'
+            when latest_outcome = 'soft_bounce' then 'soft_bounce'
+            when latest_outcome = 'delivered' then 'delivered'
+            else 'relayed'
+        end as status_cause,
+        coalesce(hard_event_id, latest_event_id) as cause_event_id
+    from states
+),
+
+by_mode as (
+    select
+        message_id,
+        change_at,
+        'standard' as reporting_mode,
+        status_cause,
+        cause_event_id,
+        case
+            when status_cause in ('hard_bounce', 'expired', 'validity_ended') then 'failed'
+            else 'sent'
+        end as status,
+        case
+            when status_cause = 'hard_bounce' then 'hard'
+            when status_cause in ('expired', 'validity_ended') then 'soft'
+        end as failure_type,
+        case
+            when status_cause = 'hard_bounce' then coalesce(hard_reason, 'not defined')
+            when status_cause in ('expired', 'validity_ended') then coalesce(latest_reason, soft_reason, 'not defined')
+        end as failure_reason
+    from classified
+    union all
+    select
+        message_id,
+        change_at,
+        'efs' as reporting_mode,
+        status_cause,
+        cause_event_id,
+        case
+            when status_cause in ('hard_bounce', 'expired', 'validity_ended', 'soft_bounce') then 'failed'
+            when status_cause = 'delivered' then 'sent'
+            else 'pending'
+        end as status,
+        case
+            when status_cause = 'hard_bounce' then 'hard'
+            when status_cause in ('expired', 'validity_ended', 'soft_bounce') then 'soft'
+        end as failure_type,
+        case
+            when status_cause = 'hard_bounce' then coalesce(hard_reason, 'not defined')
+            when status_cause in ('expired', 'validity_ended', 'soft_bounce') then coalesce(latest_reason, soft_reason, 'not defined')
+        end as failure_reason
+    from classified
+),
+
+keyed as (
+    select
+        *,
+        lag(status) over by_time as previous_status,
+        lag(failure_type) over by_time as previous_failure_type,
+        lag(failure_reason) over by_time as previous_failure_reason
+    from by_mode
+    window by_time as (partition by message_id, reporting_mode order by change_at)
+),
+
+-- islands: keep only the instants where the visible status changes
+changes as (
+    select * from keyed
+    where previous_status is null
+        or previous_status <> status
+        or coalesce(previous_failure_type, '') <> coalesce(failure_type, '')
+        or coalesce(previous_failure_reason, '') <> coalesce(failure_reason, '')
+),
+
+final as (
+    select
+        changes.message_id,
+        messages.delivery_id,
+        messages.profile_id,
+        changes.reporting_mode,
+        changes.status,
+        changes.failure_type,
+        changes.failure_reason,
+        changes.status_cause,
+        changes.cause_event_id,
+        changes.change_at as valid_from,
+        lead(changes.change_at) over (
+            partition by changes.message_id, changes.reporting_mode order by changes.change_at
+        ) as valid_to,
+        messages.validity_end_at
+    from changes
+    inner join messages
+        on changes.message_id = messages.message_id
+)
+
+select * from final

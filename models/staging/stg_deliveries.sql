@@ -1,0 +1,32 @@
+-- One row per delivery: the newest landed version of each delivery_id.
+with source as (
+    select * from {{ lake_scan('deliveries') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by delivery_id order by _batch_id desc, _row desc) as version_rank
+    from source
+),
+
+final as (
+    select
+        delivery_id,
+        label,
+        channel,
+        efs_enabled as is_efs_enabled,
+        contact_date as contact_at,
+        validity_hours,
+        is_proof,
+        parent_delivery_id,
+        requires_confirmation,
+        scheduled_at,
+        confirmed_at,
+        confirmed_by,
+        _batch_id as batch_id
+    from ranked
+    where version_rank = 1
+)
+
+select * from final

@@ -1,0 +1,27 @@
+-- One row per message: the newest landed version of each message_id (a prepared message
+-- landed again once relayed takes its relayed_at from the later batch).
+with source as (
+    select * from {{ lake_scan('send_log') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by message_id order by _batch_id desc, _row desc) as version_rank
+    from source
+),
+
+final as (
+    select
+        message_id,
+        delivery_id,
+        profile_id,
+        address,
+        is_test_profile,
+        relayed_at,
+        _batch_id as batch_id
+    from ranked
+    where version_rank = 1
+)
+
+select * from final

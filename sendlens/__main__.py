@@ -1,0 +1,5 @@
+import sys
+
+from sendlens.cli import main
+
+sys.exit(main())

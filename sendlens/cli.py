@@ -1,0 +1,148 @@
+"""`sendlens` command line: a thin layer over sendlens.pipeline (SPEC section 7)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sendlens.config import load_settings, parse_timestamp
+
+
+def _timestamp(text: str):
+    try:
+        return parse_timestamp(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive: {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sendlens",
+        description="Delivery reporting for marketing messages: land raw logs, derive sending-log "
+                    "statuses and KPIs with dbt on DuckDB, check, publish, export.",
+    )
+    p.add_argument("--home", help="home directory (default: $SENDLENS_HOME, else ./sendlens-home)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser("ingest", help="validate and land input files in the lake",
+                       description="Land files of one kind (format from the extension: .parquet, "
+                                   ".csv, .jsonl). Rejected rows are kept with a reason.")
+    s.add_argument("--kind", help="deliveries, send_log, exclusions, feedback, tracking, operators")
+    s.add_argument("--source", choices=["ses", "sendgrid", "mailgun", "postmark", "sparkpost"],
+                   help="read an email service provider's event export instead of a canonical kind")
+    s.add_argument("--json", action="store_true", help="print one JSON object per file")
+    s.add_argument("files", nargs="+", type=Path, metavar="FILE")
+
+    s = sub.add_parser("build", help="build and check every model as of an instant, then publish",
+                       description="Run the dbt models and tests and the data-quality suites as of "
+                                   "--as-of (default now); publish the warehouse only if all pass.")
+    s.add_argument("--as-of", type=_timestamp, help="ISO 8601 instant, UTC unless an offset is given")
+    s.add_argument("--full-refresh", action="store_true", help="rebuild everything from the lake")
+
+    s = sub.add_parser("compute-stats", help="refresh the deployment dashboard snapshot",
+                       description="Like the 'Compute stats' button: refresh dash_delivery_kpis "
+                                   "(all deliveries, or one) at --at (default now).")
+    s.add_argument("--delivery", help="only this delivery_id")
+    s.add_argument("--at", type=_timestamp, help="ISO 8601 instant (default now)")
+
+    s = sub.add_parser("export", help="write the report files (CSV, Parquet, Excel, HTML)")
+    s.add_argument("--out", type=Path, help="output directory (default <home>/exports/<run-id>)")
+    s.add_argument("--include-pii", action="store_true", help="do not mask addresses")
+
+    s = sub.add_parser("run", help="scheduled batch: ingest the inbox, build, export")
+    s.add_argument("--as-of", type=_timestamp, help="build instant (default now)")
+    s.add_argument("--include-pii", action="store_true", help="do not mask addresses in exports")
+
+    s = sub.add_parser("generate", help="write a realistic synthetic data set")
+    s.add_argument("--messages", type=_positive_int, default=20_000)
+    s.add_argument("--seed", type=int, default=42)
+    s.add_argument("--out", type=Path, required=True)
+
+    s = sub.add_parser("demo", help="generate a sample and run the whole pipeline on it")
+    s.add_argument("--messages", type=_positive_int, default=20_000)
+    s.add_argument("--seed", type=int, default=42)
+    return p
+
+
+def _progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from sendlens import pipeline  # imported late: --help stays fast
+    try:
+        settings = load_settings(args.home)
+        return _dispatch(args, settings, pipeline)
+    except (pipeline.SendlensError, ValueError, OSError) as exc:
+        print(f"sendlens: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("sendlens: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
+        from sendlens.lock import Busy
+        if isinstance(exc, Busy):
+            print(f"sendlens: error: {exc}", file=sys.stderr)
+            return 75
+        print(f"sendlens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 70
+
+
+def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
+    cmd = args.command
+    if cmd == "ingest":
+        if not args.kind and not args.source:
+            raise pipeline.SendlensError("ingest needs --kind KIND (or --source ESP)")
+        outcomes = pipeline.ingest(settings, args.kind or "", list(args.files), source=args.source)
+        for o in outcomes:
+            for w in o.warnings:
+                print(f"sendlens: warning: {w}", file=sys.stderr)
+            if args.json:
+                print(json.dumps(o.as_json()))
+            else:
+                verb = "already ingested" if o.status == "already_ingested" else "landed"
+                print(f"{o.file} [{o.kind}]: {verb}: read {o.rows_read}, landed {o.rows_landed}, "
+                      f"rejected {o.rows_rejected} (batch {o.batch_id})")
+        return 0
+    if cmd == "build":
+        result = pipeline.build(settings, args.as_of, progress=_progress, full_refresh=args.full_refresh)
+        print(f"built as of {result.as_of.isoformat()} in {result.seconds:.1f}s: {result.warehouse}")
+        return 0
+    if cmd == "compute-stats":
+        path = pipeline.compute_stats(settings, args.at, args.delivery, progress=_progress)
+        print(f"dashboard refreshed: {path}")
+        return 0
+    if cmd == "export":
+        result = pipeline.export(settings, args.out, include_pii=args.include_pii, progress=_progress)
+        print(f"exported to {result.out_dir} (report: {result.html_report})")
+        return 0
+    if cmd == "run":
+        summary = pipeline.run(settings, args.as_of, include_pii=args.include_pii, progress=_progress)
+        print(summary)
+        return 0
+    if cmd == "generate":
+        paths = pipeline.generate(args.out, args.messages, args.seed, progress=_progress)
+        for kind, path in paths.items():
+            print(f"{kind}: {path}")
+        return 0
+    if cmd == "demo":
+        print(pipeline.demo(settings, args.messages, args.seed, progress=_progress))
+        return 0
+    raise pipeline.SendlensError(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

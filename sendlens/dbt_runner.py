@@ -1,0 +1,90 @@
+"""Run dbt (the project at the repository root) against one DuckDB file."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from sendlens.config import PROJECT_DIR, Settings
+
+
+class DbtFailed(Exception):
+    """dbt exited non-zero: a model failed to build or a check failed."""
+
+
+@dataclass
+class DbtResult:
+    args: list[str]
+    returncode: int
+    failures: list[str]
+    log: str
+
+
+def _env(settings: Settings, database: Path) -> dict[str, str]:
+    settings.temp_dir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        SENDLENS_DBT_DATABASE=str(database),
+        SENDLENS_THREADS=str(settings.threads),
+        SENDLENS_MEMORY_LIMIT=settings.memory_limit,
+        SENDLENS_TEMP_DIR=str(settings.temp_dir),
+        DBT_SEND_ANONYMOUS_USAGE_STATS="false",
+        DO_NOT_TRACK="1",
+    )
+    return env
+
+
+def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[str, object],
+            progress: Callable[[str], None] | None = None) -> DbtResult:
+    """Run ``dbt <command>``; raise DbtFailed with a readable summary on failure."""
+    work = settings.staging_dir / "dbt"
+    args = [
+        sys.executable, "-m", "dbt.cli.main", *command,
+        "--project-dir", str(PROJECT_DIR),
+        "--profiles-dir", str(PROJECT_DIR),
+        "--target-path", str(work / "target"),
+        "--log-path", str(work / "logs"),
+        "--vars", json.dumps(vars_),
+        "--log-format", "json",
+    ]
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env=_env(settings, database), cwd=str(PROJECT_DIR))
+    lines: list[str] = []
+    failures: list[str] = []
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        lines.append(line)
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        info = event.get("info", {})
+        msg = info.get("msg", "")
+        name = info.get("name", "")
+        level = info.get("level", "")
+        if name in ("LogModelResult", "LogTestResult", "LogSeedResult") and progress:
+            progress(msg)
+        if level == "error" or name in ("RunResultError", "RunResultFailure", "RunResultErrorNoMessage"):
+            if msg.strip():
+                failures.append(msg.strip())
+    proc.wait()
+    result = DbtResult(args, proc.returncode, failures, "".join(lines))
+    if proc.returncode != 0:
+        summary = "\n".join(failures[:20]) or _tail(lines)
+        raise DbtFailed(f"dbt {' '.join(command)} failed:\n{summary}")
+    return result
+
+
+def _tail(lines: list[str], n: int = 15) -> str:
+    out = []
+    for line in lines[-n:]:
+        try:
+            out.append(json.loads(line).get("info", {}).get("msg", line).strip())
+        except json.JSONDecodeError:
+            out.append(line.strip())
+    return "\n".join(out)
