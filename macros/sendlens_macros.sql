@@ -39,10 +39,10 @@
     {{ return(adapter.dispatch('add_seconds', 'sendlens')(ts, seconds)) }}
 {%- endmacro %}
 {% macro duckdb__add_seconds(ts, seconds) -%}
-    ({{ ts }} + to_microseconds(cast(({{ seconds }}) * 1000000 as bigint)))
+    ({{ ts }} + to_microseconds(cast(({{ seconds }}) * 1000000.0 as bigint)))
 {%- endmacro %}
 {% macro default__add_seconds(ts, seconds) -%}
-    timestamp_micros(unix_micros({{ ts }}) + cast(({{ seconds }}) * 1000000 as bigint))
+    timestamp_micros(unix_micros({{ ts }}) + cast(({{ seconds }}) * 1000000.0 as bigint))
 {%- endmacro %}
 
 {#- Seconds from a to b, fractional. -#}

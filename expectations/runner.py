@@ -1,0 +1,740 @@
+"""Data-quality gate: run the JSON suites and the cross-table checks against a warehouse.
+
+``validate_warehouse`` opens a DuckDB file read-only and, for every suite in
+``expectations/suites``, streams the suite's table as Arrow record batches of ``chunk_rows``
+rows, converts each batch to pandas and validates it with Great Expectations (pandas
+datasource, ephemeral context). Results are aggregated over chunks: unexpected counts are
+summed, a ``mostly`` threshold is applied to the whole table, a few unexpected values are kept.
+
+Why pandas and not SQL: great-expectations 1.24 returns empty results on DuckDB through
+SQLAlchemy, so the rows are read with DuckDB and validated in memory, chunk by chunk.
+Whole-table invariants (uniqueness, contiguous intervals) are dbt tests, not suites.
+
+Besides the suites, a few plain DuckDB checks run here because they span rows or tables:
+
+- ``cross.fct_message_status_vs_send_log``: exactly one row per mode (two rows) for every
+  message of the sending log relayed at or before as_of, and none for any other message;
+- ``freshness.rpt_delivery_kpis_as_of``: every report row was built as of the build's as_of;
+- ``consistency.rpt_delivery_kpis``: processed = delivered + bounces_errors and
+  bounces_errors = hard_bounces + soft_bounces;
+- ``consistency.dash_delivery_kpis``: delivered + bounces_errors <= sent;
+- ``consistency.rpt_delivery_kpis_hourly``: hour_start is on the hour.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import os
+import time
+import warnings
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import duckdb
+import pyarrow as pa
+
+SUITES_DIR = Path(__file__).resolve().parent / "suites"
+MART_SCHEMA = "marts"
+STAGING_SCHEMA = "staging"
+SAMPLE_VALUES = 5  # unexpected values kept per expectation
+
+Status = Literal["passed", "failed"]
+
+
+# ---- results -----------------------------------------------------------------------------
+@dataclass
+class ExpectationOutcome:
+    """One expectation of one suite, aggregated over every chunk of its table."""
+
+    type: str
+    kwargs: dict[str, Any]
+    severity: str  # critical | warning
+    success: bool
+    observed: str  # readable observed value ("2 unexpected of 1000 (0.20%), e.g. [...]")
+
+    @property
+    def label(self) -> str:
+        return f"{self.type}({_fmt_kwargs(self.kwargs)})"
+
+
+@dataclass
+class CheckResult:
+    name: str
+    status: Status
+    details: str
+    failures: list[str]
+    kind: str = "suite"  # suite | cross | freshness | consistency
+    relation: str | None = None
+    rows: int | None = None
+    warnings: list[str] = field(default_factory=list)
+    expectations: list[ExpectationOutcome] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+@dataclass
+class CheckReport:
+    results: list[CheckResult]
+    as_of: datetime | None = None
+    db_path: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def passed(self) -> bool:
+        return all(r.status == "passed" for r in self.results)
+
+    @property
+    def failed(self) -> list[CheckResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def result(self, name: str) -> CheckResult:
+        for r in self.results:
+            if r.name == name:
+                return r
+        raise KeyError(name)
+
+    def summary(self) -> str:
+        failed = self.failed
+        n_warn = sum(len(r.warnings) for r in self.results)
+        head = (f"data-quality checks: {'PASSED' if not failed else 'FAILED'} "
+                f"({len(self.results) - len(failed)} of {len(self.results)} checks passed")
+        head += f", {n_warn} warning{'s' if n_warn != 1 else ''})" if n_warn else ")"
+        if self.as_of is not None:
+            head += f" as of {self.as_of.isoformat(sep=' ')}"
+        lines = [head]
+        for r in sorted(self.results, key=lambda r: r.status != "failed"):
+            what = f"suite {r.name}" if r.kind == "suite" else f"check {r.name}"
+            lines.append(f"  [{r.status.upper() if r.status == 'failed' else r.status}] "
+                         f"{what}: {r.details}")
+            for f in r.failures:
+                lines.append(f"      FAIL {f}")
+            for w in r.warnings:
+                lines.append(f"      warn {w}")
+        return "\n".join(lines)
+
+
+# ---- suites ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SuiteDef:
+    name: str
+    source: str  # landing | mart
+    table: str
+    columns: tuple[str, ...]
+    optional: bool
+    staging_columns: dict[str, str]
+    column_types: dict[str, str]
+    expectations: tuple[dict, ...]
+    raw: dict
+
+
+def load_suites(suites_dir: Path = SUITES_DIR) -> list[SuiteDef]:
+    return list(_load_suites(str(suites_dir)))
+
+
+@lru_cache(maxsize=4)
+def _load_suites(suites_dir: str) -> tuple[SuiteDef, ...]:
+    out = []
+    for path in sorted(Path(suites_dir).glob("*.json")):
+        raw = json.loads(path.read_text())
+        meta = raw.get("meta", {}).get("sendlens", {})
+        out.append(SuiteDef(
+            name=raw["name"],
+            source=meta.get("source", "mart"),
+            table=meta.get("table", raw["name"]),
+            columns=tuple(meta.get("columns", ())),
+            optional=bool(meta.get("optional", False)),
+            staging_columns=dict(meta.get("staging_columns", {})),
+            column_types=dict(meta.get("column_types", {})),
+            expectations=tuple(raw.get("expectations", ())),
+            raw=raw,
+        ))
+    order = {"landing": 0, "mart": 1}
+    return tuple(sorted(out, key=lambda s: order.get(s.source, 2)))
+
+
+# ---- Great Expectations ------------------------------------------------------------------
+class _GX:
+    """One ephemeral context with every suite, built once per ``validate_warehouse`` call."""
+
+    def __init__(self, suites: Iterable[SuiteDef]) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        logging.getLogger("great_expectations").setLevel(logging.ERROR)
+        import great_expectations as gx
+
+        self.ctx = gx.get_context(mode="ephemeral")
+        try:
+            from great_expectations.data_context.types.base import ProgressBarsConfig
+
+            self.ctx.variables.progress_bars = ProgressBarsConfig(
+                globally=False, metric_calculations=False)
+        except Exception:  # progress bars are cosmetic
+            pass
+        asset = self.ctx.data_sources.add_pandas("sendlens").add_dataframe_asset("chunk")
+        self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
+        self.suites: dict[str, Any] = {}
+        self.index: dict[str, dict[str, int]] = {}  # suite -> expectation id -> position
+        for s in suites:
+            suite = self.ctx.suites.add(gx.ExpectationSuite(
+                name=s.name, expectations=[dict(e) for e in s.expectations],
+                meta=s.raw.get("meta", {})))
+            self.suites[s.name] = suite
+            self.index[s.name] = {str(e.id): i for i, e in enumerate(suite.expectations)}
+
+    def validate(self, suite_name: str, df: Any) -> list[dict]:
+        """Per expectation (suite order): success, result dict, exception message."""
+        suite = self.suites[suite_name]
+        out: list[dict] = [{"success": False, "result": {}, "error": "not evaluated"}
+                           for _ in suite.expectations]
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df})
+                res = batch.validate(suite, result_format={
+                    "result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES})
+        except Exception as exc:  # the whole suite could not run on this chunk
+            msg = f"validation raised {type(exc).__name__}: {_first_line(str(exc))}"
+            return [{"success": False, "result": {}, "error": msg} for _ in out]
+        index = self.index[suite_name]
+        for pos, r in enumerate(res.results):
+            i = index.get(str(r.expectation_config.id), pos)
+            out[i] = {"success": bool(r.success), "result": dict(r.result or {}),
+                      "error": _exception_message(r.exception_info)}
+        return out
+
+
+def _exception_message(info: Any) -> str | None:
+    if not info:
+        return None
+    if isinstance(info, dict) and "raised_exception" in info:
+        return _first_line(info.get("exception_message") or "error") if info["raised_exception"] else None
+    if isinstance(info, dict):  # keyed by metric configuration
+        for v in info.values():
+            if isinstance(v, dict) and v.get("raised_exception"):
+                return _first_line(v.get("exception_message") or "error")
+    return None
+
+
+def _first_line(text: str) -> str:
+    text = str(text).strip()
+    return text.splitlines()[0][:300] if text else text
+
+
+# ---- aggregation over chunks -------------------------------------------------------------
+class _Agg:
+    def __init__(self, exp: dict) -> None:
+        self.exp = exp
+        self.chunks = 0
+        self.all_success = True
+        self.has_counts = False
+        self.element = 0
+        self.missing = 0
+        self.unexpected = 0
+        self.samples: list[Any] = []
+        self.observed: Any = None
+        self.error: str | None = None
+
+    def add(self, r: dict) -> None:
+        self.chunks += 1
+        if r["error"] and not self.error:
+            self.error = r["error"]
+        res = r["result"]
+        if "unexpected_count" in res and "element_count" in res:
+            self.has_counts = True
+            self.element += int(res.get("element_count") or 0)
+            self.missing += int(res.get("missing_count") or 0)
+            self.unexpected += int(res.get("unexpected_count") or 0)
+            for v in res.get("partial_unexpected_list") or []:
+                if len(self.samples) >= SAMPLE_VALUES:
+                    break
+                v = _plain(v)
+                if v not in self.samples:
+                    self.samples.append(v)
+        if not r["success"]:
+            if self.all_success and "observed_value" in res:
+                self.observed = res["observed_value"]
+            self.all_success = False
+        elif self.observed is None and "observed_value" in res:
+            self.observed = res["observed_value"]
+
+    def outcome(self) -> ExpectationOutcome:
+        kwargs = self.exp.get("kwargs", {})
+        severity = str(self.exp.get("severity", "critical")).lower()
+        if self.error:
+            return ExpectationOutcome(self.exp["type"], kwargs, severity, False,
+                                      f"error: {self.error}")
+        if self.has_counts:
+            base = self.element - self.missing
+            mostly = kwargs.get("mostly")
+            if mostly is None:
+                ok = self.unexpected == 0
+            else:
+                ok = base == 0 or (base - self.unexpected) / base >= float(mostly)
+            pct = f" ({100 * self.unexpected / base:.2f}%)" if base else ""
+            observed = f"{self.unexpected} unexpected of {base} values{pct}"
+            if mostly is not None:
+                observed += f", mostly={mostly}"
+            if self.samples:
+                observed += f", e.g. {self.samples!r}"
+            return ExpectationOutcome(self.exp["type"], kwargs, severity, ok, observed)
+        observed = "ok" if self.all_success else "failed"
+        if self.observed is not None:
+            observed = f"observed {_plain(self.observed)!r}"
+        return ExpectationOutcome(self.exp["type"], kwargs, severity, self.all_success, observed)
+
+
+def _plain(v: Any) -> Any:
+    if v is None:
+        return None
+    if isinstance(v, float) and v != v:
+        return None
+    if hasattr(v, "isoformat"):
+        try:
+            return v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat()
+        except TypeError:
+            return v.isoformat()
+    if hasattr(v, "item") and not isinstance(v, (list, tuple, dict)):
+        try:
+            return v.item()
+        except (ValueError, AttributeError):
+            pass
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    if isinstance(v, (str, int, float, bool)):
+        return v
+    return str(v)
+
+
+def _fmt_kwargs(kwargs: dict[str, Any]) -> str:
+    parts = []
+    for k, v in kwargs.items():
+        if k == "condition_parser":
+            continue
+        if k == "row_condition" and isinstance(v, dict):
+            v = v.get("pass_through_filter", v)
+        parts.append(f"{k}={v!r}")
+    return ", ".join(parts)
+
+
+# ---- reading ------------------------------------------------------------------------------
+def _ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+def _arrow_reader(con: duckdb.DuckDBPyConnection, sql: str, rows: int) -> pa.RecordBatchReader:
+    rel = con.sql(sql)
+    if hasattr(rel, "to_arrow_reader"):  # duckdb >= 2
+        return rel.to_arrow_reader(rows)
+    return rel.fetch_record_batch(rows)  # duckdb 1.x
+
+
+def _chunks(con: duckdb.DuckDBPyConnection, sql: str, chunk_rows: int) -> Iterator[pa.Table]:
+    """The query's rows as Arrow tables of exactly chunk_rows rows (the last may be shorter);
+    one empty table when there are no rows (so column checks still run)."""
+    reader = _arrow_reader(con, sql, chunk_rows)
+    schema = reader.schema
+    buf: list[pa.RecordBatch] = []
+    n = 0
+    yielded = False
+    for batch in reader:
+        if batch.num_rows == 0:
+            continue
+        buf.append(batch)
+        n += batch.num_rows
+        while n >= chunk_rows:
+            table = pa.Table.from_batches(buf, schema)
+            yield table.slice(0, chunk_rows)
+            yielded = True
+            rest = table.slice(chunk_rows)
+            buf, n = rest.to_batches(), rest.num_rows
+    if n or not yielded:
+        yield pa.Table.from_batches(buf, schema)
+
+
+def _pandas_schema(schema: pa.Schema) -> pa.Schema:
+    """Types GE's pandas metrics handle well: naive timestamps become UTC-aware (all sendlens
+    timestamps are UTC; GE compares datetime bounds vectorised only on tz-aware columns) and
+    decimals (DuckDB HUGEINT sums, DECIMAL) become float64."""
+    fields = []
+    for f in schema:
+        t = f.type
+        if pa.types.is_timestamp(t) and t.tz is None:
+            t = pa.timestamp(t.unit, tz="UTC")
+        elif pa.types.is_decimal(t):
+            t = pa.float64()
+        fields.append(f.with_type(t))
+    return pa.schema(fields)
+
+
+def _to_pandas(table: pa.Table, target: pa.Schema) -> Any:
+    if table.schema != target:
+        table = table.cast(target)
+    return table.to_pandas(split_blocks=True, self_destruct=True)
+
+
+# ---- the warehouse ------------------------------------------------------------------------
+class _Warehouse:
+    def __init__(self, con: duckdb.DuckDBPyConnection) -> None:
+        self.con = con
+        rows = con.execute(
+            "select table_schema, table_name, column_name, data_type "
+            "from information_schema.columns order by table_schema, table_name, ordinal_position"
+        ).fetchall()
+        self.columns: dict[tuple[str, str], dict[str, str]] = {}
+        for schema, table, column, dtype in rows:
+            self.columns.setdefault((schema, table), {})[column] = dtype
+
+    def has(self, schema: str, table: str) -> bool:
+        return (schema, table) in self.columns
+
+    def cols(self, schema: str, table: str) -> dict[str, str]:
+        return self.columns.get((schema, table), {})
+
+
+def _glob_columns(con: duckdb.DuckDBPyConnection, glob: str) -> dict[str, str] | None:
+    try:
+        rows = con.execute(
+            f"describe select * from read_parquet({_lit(glob)}, union_by_name = true)").fetchall()
+    except duckdb.Error:
+        return None  # no file matches
+    return {r[0]: r[1] for r in rows}
+
+
+_TYPE_FAMILIES = {
+    "integer": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "UHUGEINT", "INT1", "INT2", "INT4", "INT8"),
+    "numeric": ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
+                "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE", "REAL", "DECIMAL"),
+    "timestamp": ("TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS",
+                  "TIMESTAMP_NS", "TIMESTAMPTZ"),
+    "boolean": ("BOOLEAN",),
+}
+
+
+def _type_ok(family: str, dtype: str) -> bool:
+    base = dtype.upper().split("(")[0].strip()
+    allowed = _TYPE_FAMILIES.get(family)
+    return allowed is None or base in allowed
+
+
+def _naive_utc(ts: datetime) -> datetime:
+    if ts.tzinfo is not None:
+        ts = ts.astimezone(timezone.utc).replace(tzinfo=None)
+    return ts
+
+
+# ---- running a suite ----------------------------------------------------------------------
+def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Warehouse,
+               lake_globs: dict[str, str] | None, chunk_rows: int) -> CheckResult:
+    started = time.monotonic()
+    # Where the rows are, and how to select the suite's columns under their contract names.
+    if s.source == "landing":
+        glob = (lake_globs or {}).get(s.table)
+        if glob is not None:
+            relation = f"read_parquet({_lit(glob)}, union_by_name = true)"
+            label = f"lake {glob}"
+            available = _glob_columns(con, glob)
+            missing_msg = f"no landed files match {glob}"
+        else:
+            relation = f"{STAGING_SCHEMA}.{_ident('stg_' + s.table)}"
+            label = f"{STAGING_SCHEMA}.stg_{s.table}"
+            available = wh.cols(STAGING_SCHEMA, f"stg_{s.table}") or None
+            missing_msg = f"table {label} missing"
+    else:
+        relation = f"{MART_SCHEMA}.{_ident(s.table)}"
+        label = f"{MART_SCHEMA}.{s.table}"
+        available = wh.cols(MART_SCHEMA, s.table) or None
+        missing_msg = f"table {label} missing"
+
+    if available is None:
+        if s.optional:
+            return CheckResult(s.name, "passed", f"skipped: {missing_msg}", [], "suite", label,
+                               seconds=time.monotonic() - started)
+        return CheckResult(s.name, "failed", missing_msg, [f"{s.name}: {missing_msg}"], "suite",
+                           label, seconds=time.monotonic() - started)
+
+    select = []
+    for col in s.columns or tuple(available):
+        if col in available:
+            select.append(_ident(col))
+        elif s.staging_columns.get(col) in available and relation.startswith(STAGING_SCHEMA):
+            select.append(f"{_ident(s.staging_columns[col])} as {_ident(col)}")
+    sql = f"select {', '.join(select) if select else '*'} from {relation}"
+    if not select:  # none of the suite's columns: validate an empty frame (columns missing)
+        sql = f"select * from {relation} limit 0"
+
+    aggs = [_Agg(e) for e in s.expectations]
+    rows = chunks = 0
+    target: pa.Schema | None = None
+    try:
+        for table in _chunks(con, sql, chunk_rows):
+            if target is None:
+                target = _pandas_schema(table.schema)
+            rows += table.num_rows
+            chunks += 1
+            df = _to_pandas(table, target)
+            for agg, r in zip(aggs, gxr.validate(s.name, df)):
+                agg.add(r)
+            del df
+    except duckdb.Error as exc:
+        msg = f"could not read {label}: {_first_line(str(exc))}"
+        return CheckResult(s.name, "failed", msg, [f"{s.name}: {msg}"], "suite", label,
+                           seconds=time.monotonic() - started)
+
+    outcomes = [a.outcome() for a in aggs]
+    # Column types against the DuckDB schema (counts are integers, rates numeric, ...).
+    for col, family in s.column_types.items():
+        dtype = available.get(col)
+        if dtype is None:
+            continue  # expect_column_to_exist reports it
+        outcomes.append(ExpectationOutcome(
+            "sendlens_column_type", {"column": col, "type": family}, "critical",
+            _type_ok(family, dtype), f"DuckDB type {dtype}"))
+
+    failures = [f"{s.name}: {o.label}: {o.observed}" for o in outcomes
+                if not o.success and o.severity != "warning"]
+    warns = [f"{s.name}: {o.label}: {o.observed}" for o in outcomes
+             if not o.success and o.severity == "warning"]
+    status: Status = "failed" if failures else "passed"
+    n_ok = sum(o.success for o in outcomes)
+    details = (f"{label}: {rows} rows in {chunks} chunk{'s' if chunks != 1 else ''}, "
+               f"{n_ok} of {len(outcomes)} expectations met")
+    return CheckResult(s.name, status, details, failures, "suite", label, rows, warns, outcomes,
+                       time.monotonic() - started)
+
+
+# ---- cross-table checks -------------------------------------------------------------------
+def _send_log_relation(con: duckdb.DuckDBPyConnection, wh: _Warehouse,
+                       lake_globs: dict[str, str] | None) -> str | None:
+    """Relayed-at per message of the sending log: staging (deduplicated, newest version wins)
+    or, failing that, the landed files (a message counts as relayed if any version is)."""
+    if wh.has(STAGING_SCHEMA, "stg_send_log"):
+        return (f"(select message_id, relayed_at from {STAGING_SCHEMA}.stg_send_log)")
+    glob = (lake_globs or {}).get("send_log")
+    if glob and _glob_columns(con, glob) is not None:
+        return (f"(select message_id, max(relayed_at) as relayed_at from "
+                f"read_parquet({_lit(glob)}, union_by_name = true) group by message_id)")
+    return None
+
+
+def _check(name: str, kind: str, fn, *args) -> CheckResult:
+    started = time.monotonic()
+    try:
+        res = fn(*args)
+    except duckdb.Error as exc:
+        msg = f"could not evaluate: {_first_line(str(exc))}"
+        res = CheckResult(name, "failed", msg, [f"{name}: {msg}"], kind)
+    res.name, res.kind, res.seconds = name, kind, time.monotonic() - started
+    return res
+
+
+def _skip(why: str) -> CheckResult:
+    return CheckResult("", "passed", f"skipped: {why}", [])
+
+
+def _cross_status_vs_log(con, wh: _Warehouse, log: str | None, as_of: datetime) -> CheckResult:
+    if not wh.has(MART_SCHEMA, "fct_message_status"):
+        return _skip("marts.fct_message_status missing")
+    if log is None:
+        return _skip("no sending log (staging.stg_send_log missing, no send_log lake glob)")
+    sql = f"""
+        with relayed as (
+            select distinct message_id from {log}
+            where relayed_at is not null and relayed_at <= ?
+        ),
+        status as (
+            select message_id, count(*) as n_rows,
+                   count(distinct reporting_mode) as n_modes
+            from {MART_SCHEMA}.fct_message_status group by message_id
+        )
+        select
+            (select count(*) from relayed) as n_relayed,
+            (select count(*) from relayed r left join status s using (message_id)
+              where coalesce(s.n_rows, 0) <> 2 or coalesce(s.n_modes, 0) <> 2) as n_bad,
+            (select list(message_id order by message_id)[1:{SAMPLE_VALUES}] from (
+               select r.message_id from relayed r left join status s using (message_id)
+               where coalesce(s.n_rows, 0) <> 2 or coalesce(s.n_modes, 0) <> 2)) as bad_ids,
+            (select count(*) from status s anti join relayed r using (message_id)) as n_extra,
+            (select list(message_id order by message_id)[1:{SAMPLE_VALUES}] from (
+               select s.message_id from status s anti join relayed r using (message_id)))
+              as extra_ids
+    """
+    n_relayed, n_bad, bad_ids, n_extra, extra_ids = con.execute(sql, [as_of]).fetchone()
+    failures = []
+    if n_bad:
+        failures.append(f"fct_message_status: {n_bad} of {n_relayed} relayed messages do not "
+                        f"have exactly 2 rows (one per reporting mode), e.g. {bad_ids}")
+    if n_extra:
+        failures.append(f"fct_message_status: {n_extra} messages have a status but were not "
+                        f"relayed by {as_of.isoformat(sep=' ')}, e.g. {extra_ids}")
+    details = (f"{n_relayed} relayed messages in the sending log, "
+               f"{n_bad} without exactly 2 status rows, {n_extra} unexpected status messages")
+    return CheckResult("", "failed" if failures else "passed", details, failures)
+
+
+def _freshness_as_of(con, wh: _Warehouse, as_of: datetime) -> CheckResult:
+    if not wh.has(MART_SCHEMA, "rpt_delivery_kpis"):
+        return _skip("marts.rpt_delivery_kpis missing")
+    n, n_bad, seen = con.execute(f"""
+        select count(*), count(*) filter (where as_of is distinct from ?),
+               list(distinct cast(as_of as varchar)) filter (where as_of is distinct from ?)
+        from {MART_SCHEMA}.rpt_delivery_kpis""", [as_of, as_of]).fetchone()
+    want = as_of.isoformat(sep=" ")
+    if n_bad:
+        seen = sorted(seen or [], key=str)[:SAMPLE_VALUES]
+        return CheckResult("", "failed", f"{n_bad} of {n} rows not as of {want}",
+                           [f"rpt_delivery_kpis.as_of: {n_bad} of {n} rows differ from the "
+                            f"build's as_of {want}; observed {seen}"])
+    return CheckResult("", "passed", f"{n} rows as of {want}", [])
+
+
+def _rule_check(con, wh: _Warehouse, table: str, rules: list[tuple[str, str]]) -> CheckResult:
+    if not wh.has(MART_SCHEMA, table):
+        return _skip(f"marts.{table} missing")
+    failures = []
+    total = con.execute(f"select count(*) from {MART_SCHEMA}.{table}").fetchone()[0]
+    for label, violated in rules:
+        n, sample = con.execute(f"""
+            select count(*), list(delivery_id)[1:{SAMPLE_VALUES}]
+            from {MART_SCHEMA}.{table} where coalesce({violated}, false)""").fetchone()
+        if n:
+            failures.append(f"{table}: {label}: {n} of {total} rows violate it, "
+                            f"e.g. delivery_id {sample}")
+    details = f"{len(rules) - len(failures)} of {len(rules)} rules hold on {total} rows"
+    return CheckResult("", "failed" if failures else "passed", details, failures)
+
+
+_RULES: dict[str, list[tuple[str, str]]] = {
+    "rpt_delivery_kpis": [
+        ("processed = delivered + bounces_errors", "processed <> delivered + bounces_errors"),
+        ("bounces_errors = hard_bounces + soft_bounces",
+         "bounces_errors <> hard_bounces + soft_bounces"),
+    ],
+    "dash_delivery_kpis": [
+        ("delivered + bounces_errors <= sent", "delivered + bounces_errors > sent"),
+    ],
+    "rpt_delivery_kpis_hourly": [
+        ("hour_start is on the hour", "date_trunc('hour', hour_start) <> hour_start"),
+    ],
+}
+
+
+# ---- entry point --------------------------------------------------------------------------
+def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, str] | None = None,
+                       chunk_rows: int = 500_000, docs_dir: Path | None = None,
+                       suites: Iterable[str] | None = None) -> CheckReport:
+    """Run every suite (or only ``suites``, by name) and the cross-table checks.
+
+    ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
+    kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. With ``docs_dir``,
+    a self-contained ``index.html`` describing every result is written there.
+    """
+    started = time.monotonic()
+    db_path = Path(db_path)
+    if not db_path.exists():
+        raise FileNotFoundError(f"no DuckDB warehouse at {db_path}")
+    if chunk_rows < 1:
+        raise ValueError("chunk_rows must be positive")
+    as_of = _naive_utc(as_of)
+    defs = load_suites()
+    if suites is not None:
+        wanted = set(suites)
+        unknown = wanted - {s.name for s in defs}
+        if unknown:
+            raise ValueError(f"unknown suites: {', '.join(sorted(unknown))}")
+        defs = [s for s in defs if s.name in wanted]
+
+    results: list[CheckResult] = []
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        try:
+            con.execute("set TimeZone = 'UTC'")
+        except duckdb.Error:
+            pass
+        wh = _Warehouse(con)
+        gxr = _GX(defs)
+        for s in defs:
+            results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows))
+        if suites is None:
+            log = _send_log_relation(con, wh, lake_globs)
+            results.append(_check("cross.fct_message_status_vs_send_log", "cross",
+                                  _cross_status_vs_log, con, wh, log, as_of))
+            results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
+                                  _freshness_as_of, con, wh, as_of))
+            for table, rules in _RULES.items():
+                results.append(_check(f"consistency.{table}", "consistency",
+                                      _rule_check, con, wh, table, rules))
+    finally:
+        con.close()
+    report = CheckReport(results, as_of, db_path, time.monotonic() - started)
+    if docs_dir is not None:
+        write_docs(report, Path(docs_dir))
+    return report
+
+
+# ---- data docs ----------------------------------------------------------------------------
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em;color:#222}
+h1{font-size:1.5em}h2{font-size:1.15em;margin-top:1.6em}
+table{border-collapse:collapse;width:100%;margin:.5em 0 1em}
+th,td{border:1px solid #ddd;padding:.3em .5em;text-align:left;vertical-align:top;font-size:.9em}
+th{background:#f4f4f4}code{font-size:.95em}
+.passed{color:#1a7f37;font-weight:600}.failed{color:#cf222e;font-weight:600}
+.warning{color:#9a6700;font-weight:600}tr.bad{background:#fff0f0}tr.warn{background:#fffbe6}
+.muted{color:#666}
+"""
+
+
+def write_docs(report: CheckReport, docs_dir: Path) -> Path:
+    """A self-contained HTML page (inline CSS, no scripts, no CDN) of every result."""
+    docs_dir.mkdir(parents=True, exist_ok=True)
+    e = html.escape
+    status = "passed" if report.passed else "failed"
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'>",
+        "<title>sendlens data quality</title>", f"<style>{_CSS}</style></head><body>",
+        f"<h1>sendlens data quality: <span class='{status}'>{status.upper()}</span></h1>",
+        "<p class='muted'>",
+        f"warehouse <code>{e(str(report.db_path))}</code>; as of "
+        f"{e(report.as_of.isoformat(sep=' ') if report.as_of else '-')}; "
+        f"generated {e(datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M:%S'))} UTC; "
+        f"{report.seconds:.1f} s</p>",
+        "<h2>Overview</h2><table><tr><th>check</th><th>kind</th><th>status</th>"
+        "<th>details</th></tr>",
+    ]
+    for i, r in enumerate(report.results):
+        cls = "bad" if r.status == "failed" else ("warn" if r.warnings else "")
+        parts.append(
+            f"<tr class='{cls}'><td><a href='#c{i}'>{e(r.name)}</a></td><td>{e(r.kind)}</td>"
+            f"<td class='{r.status}'>{r.status}{' (warnings)' if r.warnings else ''}</td>"
+            f"<td>{e(r.details)}</td></tr>")
+    parts.append("</table>")
+    for i, r in enumerate(report.results):
+        parts.append(f"<h2 id='c{i}'>{e(r.name)} <span class='{r.status}'>{r.status}</span></h2>")
+        parts.append(f"<p>{e(r.details)}</p>")
+        if r.expectations:
+            parts.append("<table><tr><th>expectation</th><th>arguments</th><th>severity</th>"
+                         "<th>result</th><th>observed</th></tr>")
+            for o in r.expectations:
+                res = "passed" if o.success else ("warning" if o.severity == "warning" else "failed")
+                cls = "" if o.success else ("warn" if res == "warning" else "bad")
+                parts.append(
+                    f"<tr class='{cls}'><td><code>{e(o.type)}</code></td>"
+                    f"<td><code>{e(_fmt_kwargs(o.kwargs))}</code></td><td>{e(o.severity)}</td>"
+                    f"<td class='{res}'>{res}</td><td>{e(o.observed)}</td></tr>")
+            parts.append("</table>")
+        elif r.failures:
+            parts.append("<ul>" + "".join(f"<li class='failed'>{e(f)}</li>" for f in r.failures)
+                         + "</ul>")
+    parts.append("</body></html>")
+    path = docs_dir / "index.html"
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path

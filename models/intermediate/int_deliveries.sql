@@ -1,0 +1,44 @@
+-- Every delivery known to the sending log or the deliveries kind, with its own reporting mode
+-- and validity end. A delivery_id referenced only by send_log rows (no deliveries row) is kept
+-- with unknown settings (standard mode, never expires) and reported as a finding.
+with deliveries as (
+    select * from {{ ref('stg_deliveries') }}
+),
+
+referenced as (
+    select distinct delivery_id from {{ ref('stg_send_log') }}
+),
+
+all_ids as (
+    select delivery_id from deliveries
+    union
+    select delivery_id from referenced
+),
+
+final as (
+    select
+        all_ids.delivery_id,
+        deliveries.delivery_id is not null as is_known,
+        deliveries.label,
+        deliveries.channel,
+        coalesce(deliveries.is_efs_enabled, false) as is_efs_enabled,
+        case when coalesce(deliveries.is_efs_enabled, false) then 'efs' else 'standard' end as own_reporting_mode,
+        deliveries.contact_at,
+        deliveries.validity_hours,
+        case
+            when deliveries.channel = 'email'
+                then {{ add_seconds('deliveries.contact_at', 'least(deliveries.validity_hours, 84) * 3600') }}
+            else {{ add_seconds('deliveries.contact_at', 'deliveries.validity_hours * 3600') }}
+        end as validity_end_at,
+        coalesce(deliveries.is_proof, false) as is_proof,
+        deliveries.parent_delivery_id,
+        deliveries.requires_confirmation,
+        deliveries.scheduled_at,
+        deliveries.confirmed_at,
+        deliveries.confirmed_by
+    from all_ids
+    left join deliveries
+        on all_ids.delivery_id = deliveries.delivery_id
+)
+
+select * from final

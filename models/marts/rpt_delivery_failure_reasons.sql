@@ -1,0 +1,25 @@
+-- Failed messages per delivery, mode, failure type and reason, as of the build's as_of
+-- (recurring executions also count in their parent's rows; proofs and test profiles excluded).
+with rollup as (
+    select * from {{ ref('int_delivery_rollup') }}
+),
+
+statuses as (
+    select * from {{ ref('fct_message_status') }}
+    where status = 'failed' and not is_test_profile and not is_proof
+),
+
+final as (
+    select
+        rollup.reporting_delivery_id as delivery_id,
+        statuses.reporting_mode,
+        statuses.failure_type,
+        statuses.failure_reason,
+        count(*) as messages
+    from statuses
+    inner join rollup
+        on statuses.delivery_id = rollup.delivery_id
+    group by 1, 2, 3, 4
+)
+
+select * from final
