@@ -252,7 +252,7 @@ class _Agg:
                 if len(self.samples) >= SAMPLE_VALUES:
                     break
                 v = _plain(v)
-                if v not in self.samples:
+                if v is not None and v not in self.samples:
                     self.samples.append(v)
         if not r["success"]:
             if self.all_success and "observed_value" in res:
@@ -290,8 +290,15 @@ class _Agg:
 def _plain(v: Any) -> Any:
     if v is None:
         return None
-    if isinstance(v, float) and v != v:
+    try:
+        if v != v:  # NaN, NaT
+            return None
+    except (TypeError, ValueError):
+        pass
+    if type(v).__name__ in ("NaTType", "NAType"):
         return None
+    if isinstance(v, float):
+        return float(f"{v:.12g}")  # decimals cast to float: 1.2, not 1.2000000000000002
     if hasattr(v, "isoformat"):
         try:
             return v.isoformat(sep=" ") if isinstance(v, datetime) else v.isoformat()
@@ -309,13 +316,34 @@ def _plain(v: Any) -> Any:
     return str(v)
 
 
+def _fmt_condition(cond: Any) -> str:
+    """A row condition as text: ``status == 'failed'``."""
+    if not isinstance(cond, dict):
+        return str(cond)
+    kind = cond.get("type")
+    if kind == "comparison":
+        col = cond.get("column", {})
+        col = col.get("name", col) if isinstance(col, dict) else col
+        return f"{col} {cond.get('operator')} {cond.get('parameter')!r}"
+    if kind == "nullity":
+        col = cond.get("column", {})
+        col = col.get("name", col) if isinstance(col, dict) else col
+        return f"{col} is {'not ' if not cond.get('is_null', True) else ''}null"
+    if kind in ("and", "or"):
+        return f" {kind} ".join(f"({_fmt_condition(c)})" for c in cond.get("conditions", []))
+    if "pass_through_filter" in cond:
+        return str(cond["pass_through_filter"])
+    return json.dumps(cond, default=str)
+
+
 def _fmt_kwargs(kwargs: dict[str, Any]) -> str:
     parts = []
     for k, v in kwargs.items():
         if k == "condition_parser":
             continue
-        if k == "row_condition" and isinstance(v, dict):
-            v = v.get("pass_through_filter", v)
+        if k == "row_condition":
+            parts.append(f"where {_fmt_condition(v)}")
+            continue
         parts.append(f"{k}={v!r}")
     return ", ".join(parts)
 
@@ -505,7 +533,8 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
              if not o.success and o.severity == "warning"]
     status: Status = "failed" if failures else "passed"
     n_ok = sum(o.success for o in outcomes)
-    details = (f"{label}: {rows} rows in {chunks} chunk{'s' if chunks != 1 else ''}, "
+    details = (f"{label}: {rows} row{'s' if rows != 1 else ''} in {chunks} "
+               f"chunk{'s' if chunks != 1 else ''}, "
                f"{n_ok} of {len(outcomes)} expectations met")
     return CheckResult(s.name, status, details, failures, "suite", label, rows, warns, outcomes,
                        time.monotonic() - started)
@@ -631,7 +660,7 @@ _RULES: dict[str, list[tuple[str, str]]] = {
 def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, str] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None) -> CheckReport:
-    """Run every suite (or only ``suites``, by name) and the cross-table checks.
+    """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
     kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. With ``docs_dir``,
@@ -663,15 +692,14 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         gxr = _GX(defs)
         for s in defs:
             results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows))
-        if suites is None:
-            log = _send_log_relation(con, wh, lake_globs)
-            results.append(_check("cross.fct_message_status_vs_send_log", "cross",
-                                  _cross_status_vs_log, con, wh, log, as_of))
-            results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
-                                  _freshness_as_of, con, wh, as_of))
-            for table, rules in _RULES.items():
-                results.append(_check(f"consistency.{table}", "consistency",
-                                      _rule_check, con, wh, table, rules))
+        log = _send_log_relation(con, wh, lake_globs)
+        results.append(_check("cross.fct_message_status_vs_send_log", "cross",
+                              _cross_status_vs_log, con, wh, log, as_of))
+        results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
+                              _freshness_as_of, con, wh, as_of))
+        for table, rules in _RULES.items():
+            results.append(_check(f"consistency.{table}", "consistency",
+                                  _rule_check, con, wh, table, rules))
     finally:
         con.close()
     report = CheckReport(results, as_of, db_path, time.monotonic() - started)

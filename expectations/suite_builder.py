@@ -71,20 +71,25 @@ def exists(col: str) -> dict:
     return _e("expect_column_to_exist", column=col)
 
 
-def not_null(col: str, mostly: float | None = None, row_condition: str | None = None,
+def where(column: str, operator: str, parameter: Any) -> dict:
+    """A GE 1.x row condition (``Column(column) <operator> parameter``) as JSON; string row
+    conditions are deprecated since GX Core 1.9."""
+    return {"type": "comparison", "column": {"name": column}, "operator": operator,
+            "parameter": parameter}
+
+
+def not_null(col: str, mostly: float | None = None, row_condition: dict | None = None,
              severity: str | None = None, notes: str | None = None) -> dict:
     kw: dict[str, Any] = {"column": col}
     if mostly is not None:
         kw["mostly"] = mostly
     if row_condition:
         kw["row_condition"] = row_condition
-        kw["condition_parser"] = "pandas"
     return _e("expect_column_values_to_not_be_null", notes, severity, **kw)
 
 
-def is_null(col: str, row_condition: str, notes: str | None = None) -> dict:
-    return _e("expect_column_values_to_be_null", notes, column=col,
-              row_condition=row_condition, condition_parser="pandas")
+def is_null(col: str, row_condition: dict, notes: str | None = None) -> dict:
+    return _e("expect_column_values_to_be_null", notes, column=col, row_condition=row_condition)
 
 
 def in_set(col: str, values: list | tuple, severity: str | None = None,
@@ -146,13 +151,13 @@ _NULL_RATES: dict[str, list[dict]] = {
         not_null("received_at", mostly=0.99, severity="warning",
                  notes="defaults to event_at; nulls mean the default was not applied"),
         not_null("failure_reason", mostly=0.9, severity="warning",
-                 row_condition='outcome in ["hard_bounce", "soft_bounce"]',
+                 row_condition=where("outcome", "IN", ["hard_bounce", "soft_bounce"]),
                  notes="bounces normally carry a failure reason"),
     ],
     "tracking": [
         not_null("received_at", mostly=0.99, severity="warning",
                  notes="defaults to event_at; nulls mean the default was not applied"),
-        not_null("url", mostly=0.9, severity="warning", row_condition='type == "click"',
+        not_null("url", mostly=0.9, severity="warning", row_condition=where("type", "==", "click"),
                  notes="clicks normally carry the clicked URL"),
         not_null("user_agent", mostly=0.5, severity="warning",
                  notes="machine-open detection relies on user agents"),
@@ -229,9 +234,9 @@ def mart_suites() -> list[dict]:
             in_set("failure_type", FAILURE_TYPES),
             in_set("failure_reason", reasons,
                    notes="failure reasons are the labels of SPEC section 4; unknown ones are 'other'"),
-            not_null("failure_type", row_condition='status == "failed"',
+            not_null("failure_type", row_condition=where("status", "==", "failed"),
                      notes="a failed status says whether it is hard or soft"),
-            is_null("failure_type", row_condition='status != "failed"',
+            is_null("failure_type", row_condition=where("status", "!=", "failed"),
                     notes="only failed statuses carry a failure type"),
             ts_range("status_at"),
         ],
@@ -250,8 +255,8 @@ def mart_suites() -> list[dict]:
             in_set("status", STATUSES),
             in_set("failure_type", FAILURE_TYPES),
             in_set("failure_reason", reasons),
-            not_null("failure_type", row_condition='status == "failed"'),
-            is_null("failure_type", row_condition='status != "failed"'),
+            not_null("failure_type", row_condition=where("status", "==", "failed")),
+            is_null("failure_type", row_condition=where("status", "!=", "failed")),
             ts_range("valid_from"),
             ts_range("valid_to"),
             ge("valid_to", "valid_from", notes="an interval never ends before it starts"),

@@ -1,8 +1,8 @@
 {#- Rows where a business invariant does not hold (dbt_utils-style, kept local: no hub). -#}
-{% test expression_is_true(model, expression, where_clause=none) %}
+{% test expression_is_true(model, expression, column_name=none, where_clause=none) %}
 select *
 from {{ model }}
-where not ({{ expression }})
+where not ({{ column_name ~ ' ' if column_name else '' }}{{ expression }})
 {% if where_clause %} and ({{ where_clause }}) {% endif %}
 {% endtest %}
 

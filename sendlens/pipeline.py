@@ -193,3 +193,130 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
             discard(target)
             raise
     return settings.warehouse
+
+
+# ---- export ------------------------------------------------------------------------------
+def _run_id() -> str:
+    return "run-" + utc_now().strftime("%Y%m%dT%H%M%S%fZ")
+
+
+def export(settings: Settings, out: Path | None = None, include_pii: bool = False,
+           progress: Progress = _quiet, run_id: str | None = None):
+    """Write CSV and Parquet of every public mart, an Excel workbook, the HTML report, the
+    data-quality report and a manifest into ``out`` (default ``<home>/exports/<run-id>``)."""
+    from reports.export import export_reports
+
+    if not settings.warehouse.exists():
+        raise SendlensError(f"no warehouse at {settings.warehouse}; run `sendlens build` first")
+    run_id = run_id or _run_id()
+    out_dir = Path(out) if out else settings.exports / run_id
+    out_dir.mkdir(parents=True, exist_ok=True)
+    checks_file = settings.staging_dir / "checks.json"
+    checks = json.loads(checks_file.read_text()) if checks_file.exists() else []
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        as_of = con.execute("select max(as_of) from marts.rpt_delivery_kpis").fetchone()[0]
+        inputs = [
+            dict(zip(("batch_id", "kind", "file", "sha256", "rows_read", "rows_landed", "rows_rejected"), r))
+            for r in con.execute(
+                "select batch_id, kind, file, sha256, rows_read, rows_landed, rows_rejected "
+                "from audit.ingest_batches order by batch_id").fetchall()
+        ]
+    finally:
+        con.close()
+    run_info = {"run_id": run_id, "as_of": iso(as_of) if as_of else None, "checks": checks,
+                "warehouse": str(settings.warehouse), "include_pii": include_pii}
+    result = export_reports(settings.warehouse, out_dir, include_pii=include_pii,
+                            run_info=run_info, progress=progress)
+    docs = settings.staging_dir / "data-docs"
+    if docs.exists():
+        shutil.copytree(docs, out_dir / "data-quality", dirs_exist_ok=True)
+    manifest = {
+        **run_info,
+        "exported_at": iso(utc_now()),
+        "inputs": inputs,
+        "row_counts": result.row_counts,
+        "checks_passed": all(c.get("status") == "passed" for c in checks) if checks else None,
+        "files": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
+    }
+    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    return result
+
+
+# ---- generate / run / demo ---------------------------------------------------------------
+def generate(out: Path, messages: int, seed: int, progress: Progress = _quiet) -> dict[str, Path]:
+    from ingest.generate import generate as _generate
+
+    return _generate(Path(out), messages, seed=seed, progress=progress)
+
+
+INGEST_ORDER = ("operators", "deliveries", "send_log", "exclusions", "feedback", "tracking")
+
+
+def run(settings: Settings, as_of: datetime | None = None, include_pii: bool = False,
+        progress: Progress = _quiet) -> str:
+    """The scheduled batch: ingest what waits in ``<home>/inbox/<kind>/``, archive each file once
+    landed, build and check, publish, export. One run at a time per home."""
+    run_id = _run_id()
+    init_home(settings)
+    log_path = settings.logs / f"{run_id}.log"
+
+    def log(msg: str) -> None:
+        with open(log_path, "a") as fh:
+            fh.write(f"{iso(utc_now())} {msg}\n")
+        progress(msg)
+
+    failures: list[str] = []
+    with home_lock(settings.lock_file, wait_seconds=0):
+        log(f"{run_id}: started")
+        landed = 0
+        for kind in INGEST_ORDER:
+            inbox = settings.inbox / kind
+            for f in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+                try:
+                    outcome = ingest(settings, kind, [f], lock=False)[0]
+                except SendlensError as exc:
+                    failed = settings.inbox / "_failed" / kind
+                    failed.mkdir(parents=True, exist_ok=True)
+                    f.rename(failed / f.name)
+                    (failed / (f.name + ".error.txt")).write_text(str(exc) + "\n")
+                    failures.append(str(exc))
+                    log(f"FAILED {exc}")
+                    continue
+                archive = settings.archive / run_id / kind
+                archive.mkdir(parents=True, exist_ok=True)
+                f.rename(archive / f.name)
+                landed += outcome.rows_landed
+                log(f"{kind}: {f.name}: {outcome.status}, read {outcome.rows_read}, landed "
+                    f"{outcome.rows_landed}, rejected {outcome.rows_rejected}")
+        result = build(settings, as_of, progress=log, lock=False)
+        log(f"built as of {iso(result.as_of)} in {result.seconds:.1f}s")
+        exported = export(settings, None, include_pii=include_pii, progress=log, run_id=run_id)
+        log(f"exported to {exported.out_dir}")
+    summary = (f"{run_id}: landed {landed} rows, built as of {iso(result.as_of)}, "
+               f"exported to {exported.out_dir}; log {log_path}")
+    if failures:
+        raise SendlensError(summary + f"\n{len(failures)} input file(s) could not be landed "
+                            f"(moved to {settings.inbox / '_failed'}):\n" + "\n".join(failures))
+    return summary
+
+
+def demo(settings: Settings, messages: int = 20_000, seed: int = 42, progress: Progress = _quiet) -> str:
+    """Generate a sample into the home, ingest it, build, check, publish and export."""
+    started = time.monotonic()
+    init_home(settings)
+    sample = settings.home / "sample"
+    progress(f"generating {messages} messages (seed {seed}) into {sample}")
+    paths = generate(sample, messages, seed, progress=progress)
+    for kind in INGEST_ORDER:
+        for o in ingest(settings, kind, [paths[kind]]):
+            progress(f"{kind}: {o.status}: read {o.rows_read}, landed {o.rows_landed}, rejected {o.rows_rejected}")
+    result = build(settings, None, progress=progress)
+    exported = export(settings, None, progress=progress)
+    return (
+        f"demo finished in {time.monotonic() - started:.1f}s\n"
+        f"  warehouse: {result.warehouse}\n"
+        f"  exports:   {exported.out_dir}\n"
+        f"  report:    {exported.html_report}\n"
+        f"open it read-only: duckdb -readonly {result.warehouse}"
+    )
