@@ -45,8 +45,6 @@ REPORTING_MODES = ["standard", "efs"]
 STATUSES = ["pending", "sent", "failed"]
 FAILURE_TYPES = ["hard", "soft"]  # a failed status is hard or soft; "ignored" never fails
 QUARANTINE_STATUSES = ["valid", "erroneous", "quarantine", "denylisted"]
-DASHBOARD_KPIS = ["to_deliver", "sent", "delivered", "bounces_errors", "delivered_rate",
-                  "bounces_errors_rate", "open_rate", "click_through_rate"]
 
 # Where the staging models renamed a contract column (contract name -> staging name).
 STAGING_COLUMNS: dict[str, dict[str, str]] = {
@@ -148,15 +146,11 @@ _NULL_RATES: dict[str, list[dict]] = {
                  notes="exclusions normally name the excluded profile"),
     ],
     "feedback": [
-        not_null("received_at", mostly=0.99, severity="warning",
-                 notes="defaults to event_at; nulls mean the default was not applied"),
         not_null("failure_reason", mostly=0.9, severity="warning",
                  row_condition=where("outcome", "IN", ["hard_bounce", "soft_bounce"]),
                  notes="bounces normally carry a failure reason"),
     ],
     "tracking": [
-        not_null("received_at", mostly=0.99, severity="warning",
-                 notes="defaults to event_at; nulls mean the default was not applied"),
         not_null("url", mostly=0.9, severity="warning", row_condition=where("type", "==", "click"),
                  notes="clicks normally carry the clicked URL"),
         not_null("user_agent", mostly=0.5, severity="warning",
@@ -322,8 +316,6 @@ def mart_suites() -> list[dict]:
         [
             not_null("delivery_id"),
             not_null("kpi"),
-            in_set("kpi", DASHBOARD_KPIS, severity="warning",
-                   notes="the KPIs the dashboard shows"),
         ],
     ))
 

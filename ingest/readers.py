@@ -46,7 +46,7 @@ def load_raw(con: duckdb.DuckDBPyConnection, path: Path, table: str = "raw") -> 
     elif fmt == "csv":
         scan = (
             f"select *, row_number() over () as _row from read_csv({_quote(path)}, header = true, "
-            "all_varchar = true, auto_detect = true, strict_mode = true, null_padding = false)"
+            "all_varchar = true, delim = ',', quote = '\"', escape = '\"', strict_mode = true, null_padding = false)"
         )
     else:
         scan = (

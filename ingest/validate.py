@@ -70,11 +70,11 @@ def _parse(column: Column, raw_types: dict[str, str]) -> tuple[str, str]:
     if column.dtype == "list":
         rtype = raw_types.get(column.name, "").upper()
         if rtype.endswith("[]"):
-            value = f'list_filter(cast("{column.name}" as varchar[]), x -> nullif(trim(x), \'\') is not null)'
+            value = f'list_filter(cast("{column.name}" as varchar[]), lambda x: nullif(trim(x), \'\') is not null)'
         else:
             value = (
                 f"list_filter(list_transform(regexp_split_to_array(regexp_replace({t}, '[\\[\\]\"'']', '', 'g'), "
-                f"'[,;|]'), x -> trim(x)), x -> x <> '')"
+                f"'[,;|]'), lambda x: trim(x)), lambda x: x <> '')"
             )
         return value, "cast(null as varchar)"
     raise ValueError(f"unsupported dtype {column.dtype}")

@@ -78,25 +78,23 @@ def fmt_count_axis(v: float) -> str:
     return f"{v:g}"
 
 
-def nice_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
-    """Ticks on a 1-2-2.5-5 x 10^k grid covering [lo, hi]."""
+def nice_ticks(lo: float, hi: float, target: int = 5, integer: bool = False) -> list[float]:
+    """Ticks on a 1-2-2.5-5 x 10^k grid covering [lo, hi] (whole steps if ``integer``)."""
     if hi <= lo:
         hi = lo + 1
     raw = (hi - lo) / max(target, 1)
     mag = 10 ** math.floor(math.log10(raw))
     step = mag
     for m in (1, 2, 2.5, 5, 10):
-        if m * mag >= raw:
+        if m * mag >= raw and not (integer and not float(m * mag).is_integer()):
             step = m * mag
             break
+    if integer:
+        step = max(1, round(step))
     start = math.floor(lo / step) * step
-    ticks = []
-    t = start
-    while t < hi + step * 0.5:
-        ticks.append(round(t, 10))
-        if t >= hi:
-            break
-        t += step
+    ticks = [round(start, 10)]
+    while ticks[-1] < hi - 1e-12:  # the last tick is at or above hi
+        ticks.append(round(start + len(ticks) * step, 10))
     return ticks
 
 
@@ -132,7 +130,7 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
     else:
         y_lo = 0.0
         y_hi = y_max if y_max is not None else (max(ys) if ys else 1.0)
-        y_ticks = nice_ticks(0, y_hi if y_hi > 0 else 1, 5)
+        y_ticks = nice_ticks(0, y_hi if y_hi > 0 else 1, 5, integer=True)
         y_hi = y_ticks[-1]
         y_label = fmt_count_axis
 
@@ -224,9 +222,12 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                     continue
                 lab = s.point_labels[i] if s.point_labels and i < len(s.points) else f"{x:g}"
                 tip = f"{s.name} · {lab}: {value_format(y)}"
-                r = 2.4 if n_pts > 1 else 3.5
-                out.append(f'<circle cx="{_f(sx(x))}" cy="{_f(sy(y))}" r="{r}" fill="{s.color}" '
-                           f'fill-opacity="{0.9 if not s.dashed else 0.55}">'
+                # Dense series get invisible hover targets (the page CSS shows them on hover);
+                # sparse ones get visible markers.
+                visible = n_pts <= 24
+                out.append(f'<circle class="pt" cx="{_f(sx(x))}" cy="{_f(sy(y))}" '
+                           f'r="{3 if visible else 4}" fill="{s.color}" '
+                           f'fill-opacity="{0.9 if visible else 0}">'
                            f"<title>{escape(tip)}</title></circle>")
         out.append("</g>")
     out.append("</svg>")
@@ -250,13 +251,14 @@ def hbar_chart(bars: Sequence[Bar], *, title: str | None = None,
                value_format: Callable[[float], str] = lambda v: f"{v:,.0f}",
                axis_format: Callable[[float], str] = fmt_count_axis,
                max_value: float | None = None, width: int = 640, bar_height: int = 22,
-               gap: int = 8, aria_label: str | None = None, max_label_chars: int = 30) -> str:
+               gap: int = 8, aria_label: str | None = None, max_label_chars: int = 30,
+               integer_axis: bool = True) -> str:
     """An SVG horizontal bar chart: category labels on the left, value printed after the bar,
     vertical gridlines with nice ticks, a tooltip per bar."""
     labels = [b.label if len(b.label) <= max_label_chars else b.label[: max_label_chars - 1] + "…"
               for b in bars]
-    label_w = min(240, max([6.8 * len(l) for l in labels] + [40]) + 16)
-    value_w = max([6.8 * len(b.value_text or value_format(b.value)) for b in bars] + [30]) + 14
+    label_w = round(min(240, max([6.8 * len(l) for l in labels] + [40]) + 16))
+    value_w = round(max([6.8 * len(b.value_text or value_format(b.value)) for b in bars] + [30]) + 14)
     top = 12 + (24 if title else 0)
     left, right = label_w, value_w
     pw = width - left - right
@@ -264,7 +266,7 @@ def hbar_chart(bars: Sequence[Bar], *, title: str | None = None,
     ph = n * (bar_height + gap) + gap
     height = top + ph + 30
     vmax = max_value if max_value is not None else max([b.value for b in bars] + [0])
-    ticks = nice_ticks(0, vmax if vmax > 0 else 1, 4)
+    ticks = nice_ticks(0, vmax if vmax > 0 else 1, 4, integer=integer_axis)
     vmax = ticks[-1]
 
     def sx(v: float) -> float:

@@ -6,6 +6,7 @@
   streamed by DuckDB ``COPY`` (rows never pass through Python);
 - ``sendlens_report.xlsx``: the small business-facing marts, one sheet each (capped at 100k rows);
 - ``report.html``: a self-contained HTML report with inline SVG charts;
+- ``data_quality.csv``: the run's data-quality checks (when ``run_info["checks"]`` is given);
 - ``manifest.json``: what was written, row counts, masking, run info.
 
 Addresses (columns ``address`` and ``*_address``) are masked in SQL unless ``include_pii``.
@@ -14,7 +15,9 @@ The warehouse is opened read-only; the function takes paths and parameters only.
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 import os
 from dataclasses import dataclass, field
@@ -28,6 +31,7 @@ from .workbook import MAX_SHEET_ROWS, write_workbook
 HTML_NAME = "report.html"
 WORKBOOK_NAME = "sendlens_report.xlsx"
 MANIFEST_NAME = "manifest.json"
+QUALITY_NAME = "data_quality.csv"
 
 
 @dataclass
@@ -73,7 +77,7 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
             if n_csv != n_pq:  # read-only snapshot: cannot happen unless the file changed under us
                 raise RuntimeError(f"marts.{t}: CSV has {n_csv} rows but Parquet has {n_pq}")
             row_counts[t] = n_csv
-            marts._counts[t] = n_csv
+            marts.set_count(t, n_csv)
             files += [csv_path, pq_path]
             rel[t] = {"csv": f"csv/{t}.csv", "parquet": f"parquet/{t}.parquet"}
             say(f"exported marts.{t}: {n_csv:,} rows")
@@ -97,6 +101,12 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         for w in ctx.warnings:
             say(f"warning: {w}")
         say(f"wrote {html_path.name}")
+
+        if run_info.get("checks") is not None:
+            dq_path = out_dir / QUALITY_NAME
+            _write_text(dq_path, _checks_csv(run_info["checks"]))
+            files.append(dq_path)
+            say(f"wrote {dq_path.name}")
     finally:
         con.close()
 
@@ -129,6 +139,20 @@ def _copy(con: Any, select_sql: str, target: Path, options: str) -> int:
         if tmp.exists():
             tmp.unlink()
     return int(n)
+
+
+def _checks_csv(checks: Any) -> str:
+    """The data-quality report: one row per check (name, status, details)."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["name", "status", "details"])
+    for c in checks or []:
+        get = c.get if isinstance(c, dict) else (lambda k, _c=c: getattr(_c, k, None))
+        det = get("details")
+        if isinstance(det, (dict, list, tuple)):
+            det = json.dumps(det, default=str)
+        w.writerow([get("name"), get("status"), "" if det is None else det])
+    return buf.getvalue()
 
 
 def _write_text(path: Path, text: str) -> None:

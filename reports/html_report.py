@@ -251,7 +251,7 @@ def _header(ctx: ReportContext) -> str:
     m = ctx.marts
     info = ctx.run_info or {}
     now = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    items = [("As of", ctx.as_of), ("Generated", now),
+    items = [("Generated", now),
              ("Addresses", "unmasked (PII)" if m.include_pii else "masked")]
     for k, v in info.items():
         if k in ("checks", "as_of"):
@@ -263,7 +263,8 @@ def _header(ctx: ReportContext) -> str:
         else:
             v = fmt_any(v)
         s = str(v)
-        items.append((str(k).replace("_", " "), s if len(s) <= 160 else s[:159] + "…"))
+        key = str(k).replace("_", " ")
+        items.append((key[:1].upper() + key[1:], s if len(s) <= 160 else s[:159] + "…"))
     meta = "".join(f"<div><dt>{e(k)}</dt><dd>{e(v)}</dd></div>" for k, v in items)
 
     tiles = []
@@ -288,9 +289,13 @@ def _header(ctx: ReportContext) -> str:
         tiles.append(tile("Quarantined / denylisted", f"{n:,}", e(f"of {tot:,} known addresses")))
     checks = _checks(ctx)
     if checks is not None:
-        failed = sum(1 for c in checks if _check_kind(c.get("status")) == "bad")
-        tiles.append(tile("Data-quality checks", f"{len(checks) - failed:,}/{len(checks):,} passed" if checks else "–",
-                          e(f"{failed} failed") if failed else "", "bad" if failed else "ok"))
+        kinds = [_check_kind(c.get("status")) for c in checks]
+        failed, warned, passed = kinds.count("bad"), kinds.count("warn"), kinds.count("ok")
+        sub = " · ".join(x for x in (f"{failed} failed" if failed else "",
+                                     f"{warned} warning{'s' if warned != 1 else ''}" if warned else "") if x)
+        tiles.append(tile("Data-quality checks", f"{passed:,}/{len(checks):,} passed" if checks else "–",
+                          e(sub or ("all passed" if checks else "none supplied")),
+                          "bad" if failed else ("warn" if warned else "ok")))
     return (f'<header><div class="brand">sendlens <span>delivery report</span></div>'
             f'<div class="asof">as of <strong>{e(ctx.as_of)}</strong></div>'
             f'<dl class="meta">{meta}</dl><div class="tiles">{"".join(tiles)}</div></header>')
@@ -526,7 +531,7 @@ def _deliveries_table(ctx: ReportContext, rpt: dict[tuple, dict]) -> str:
         fin = r.get("is_final")
         rows.append([
             _delivery_title(ctx, did), e(d.get("reporting_mode") or r.get("reporting_mode") or "–"),
-            e(fmt_ts(d.get("stats_computed_at"))), e(fmt_int(d.get("sent"))),
+            f'<span class="nowrap">{e(fmt_ts(d.get("stats_computed_at")))}</span>', e(fmt_int(d.get("sent"))),
             e(fmt_pct(d.get("delivered_rate"))), e(fmt_pct(d.get("bounces_errors_rate"))),
             e(fmt_pct(d.get("open_rate"))), e(fmt_pct(d.get("click_through_rate"))),
             e(fmt_int(r.get("processed"))), e(fmt_pct(r.get("delivered_rate"))),
@@ -720,9 +725,9 @@ def _sec_failures(ctx: ReportContext) -> str:
         src = "marts.fct_message_status (failed messages)"
     intro = ("Failed messages by failure reason over all deliveries, each delivery counted in its own "
              "(dashboard) mode. Bar colour is the failure type: "
-             f'<span class="sw" style="background:{PALETTE["hard"]}"></span>hard '
-             f'<span class="sw" style="background:{PALETTE["soft"]}"></span>soft '
-             f'<span class="sw" style="background:{PALETTE["ignored"]}"></span>ignored.')
+             f'<span class="nowrap"><span class="sw" style="background:{PALETTE["hard"]}"></span>hard</span> '
+             f'<span class="nowrap"><span class="sw" style="background:{PALETTE["soft"]}"></span>soft</span> '
+             f'<span class="nowrap"><span class="sw" style="background:{PALETTE["ignored"]}"></span>ignored</span>.')
     if not rows:
         return section("failures", title, nodata(f"marts.{t} is missing or empty (and no failed messages "
                                                   "in marts.fct_message_status)."), intro)
@@ -748,7 +753,7 @@ def _sec_failures(ctx: ReportContext) -> str:
         by_type[k] = by_type.get(k, 0) + (_num(r["n"]) or 0)
     summary = " · ".join(f"{k} {v:,.0f} ({v / total * 100:.1f}%)" for k, v in
                          sorted(by_type.items(), key=lambda kv: -kv[1])) if total else ""
-    svg = hbar_chart(bars, title=f"Failed messages by reason ({total:,})", width=760,
+    svg = hbar_chart(bars, title=f"Failed messages by reason ({total:,})", width=1000,
                      aria_label="Failed messages by reason")
     return section("failures", title,
                    f'<figure class="chartbox wide">{svg}<figcaption>By type: {e(summary)}. '
@@ -848,13 +853,18 @@ def _sec_domains(ctx: ReportContext) -> str:
         f"FROM {m.ref(t)} f {join} WHERE {where} GROUP BY 1 ORDER BY sent DESC NULLS LAST, domain LIMIT 21")
     n_domains = m.con.execute(f"SELECT count(DISTINCT recipient_domain) FROM {m.ref(t)}").fetchone()[0]
     out = []
+    rates = [(_num(r["be"]) or 0) / ((_num(r["delivered"]) or 0) + (_num(r["be"]) or 0))
+             for r in rows[:20] if (_num(r["delivered"]) or 0) + (_num(r["be"]) or 0)]
+    worst = max(rates + [1e-9])
     for r in rows[:20]:
         d, b = _num(r["delivered"]) or 0, _num(r["be"]) or 0
         proc = d + b
         dr = d / proc if proc else None
         br = b / proc if proc else None
         orate = (_num(r["uo"]) / d) if (r["uo"] is not None and d) else None
-        bar = (f'<span class="minibar"><span style="width:{(br or 0) * 100:.1f}%;'
+        # bar length relative to the worst domain shown, so small rates stay comparable
+        bar = (f'<span class="minibar" title="relative to the highest bounce rate shown">'
+               f'<span style="width:{(br or 0) / worst * 100:.1f}%;'
                f'background:{PALETTE["bounces"]}"></span></span>')
         out.append([e(r["domain"]), e(fmt_int(r["nd"])), e(fmt_int(r["sent"])), e(fmt_int(r["delivered"])),
                     e(fmt_int(r["be"])), e(fmt_pct(dr)), f'{bar}{e(fmt_pct(br))}',
@@ -921,7 +931,7 @@ def _generic_table(ctx: ReportContext, t: str, order_pref: Sequence[str] = ()) -
     rows = m.fetch(t, cols, order_by=order_by, limit=TABLE_ROW_CAP)
     numeric = [isinstance(rows[0][c], (int, float)) and not isinstance(rows[0][c], bool) if rows else False
                for c in cols]
-    html_t = table([c.replace("_", " ") for c in cols], [[e(fmt_col(c, r[c])) for c in cols] for r in rows],
+    html_t = table([c[:1].upper() + c[1:].replace("_", " ") for c in cols], [[e(fmt_col(c, r[c])) for c in cols] for r in rows],
                    numeric=numeric, cls="compact")
     return html_t + capped_note(len(rows), m.count(t), t)
 
@@ -984,7 +994,8 @@ def _sec_audit(ctx: ReportContext) -> str:
         out.append([_delivery_title(ctx, r["delivery_id"]), e(fmt_any(r.get("requires_confirmation"))),
                     e(r.get("confirmed_by") or "–"),
                     "–" if may is None else (badge("yes", "ok") if may else badge("no", "bad")),
-                    e(fmt_ts(r.get("scheduled_at"))), e(fmt_ts(r.get("first_relayed_at"))), e(delay),
+                    f'<span class="nowrap">{e(fmt_ts(r.get("scheduled_at")))}</span>',
+                    f'<span class="nowrap">{e(fmt_ts(r.get("first_relayed_at")))}</span>', e(delay),
                     f'<span class="finding">{e(fmt_any(r.get("finding")))}</span>'])
     html_t = table(["Delivery", "Requires confirmation", "Confirmed by", "May start deliveries",
                     "Scheduled", "First relayed", "Start delay", "Finding"], out,
@@ -1042,8 +1053,11 @@ def _sec_quality(ctx: ReportContext) -> str:
             det = det[:399] + "…"
         rows.append([e(c.get("name")), badge(str(c.get("status") or "unknown"), _check_kind(c.get("status"))),
                      f'<span class="details">{e(det)}</span>'])
-    summary = (f'<p class="note">{counts.get("ok", 0):,} passed · {counts.get("warn", 0):,} warnings · '
-               f'{counts.get("bad", 0):,} failed · {counts.get("neutral", 0):,} other.</p>')
+    nw = counts.get("warn", 0)
+    summary = (f'<p class="note">{counts.get("ok", 0):,} passed · {nw:,} warning{"" if nw == 1 else "s"} · '
+               f'{counts.get("bad", 0):,} failed'
+               + (f' · {counts["neutral"]:,} other' if counts.get("neutral") else "") + ".</p>")
+    summary = summary.replace("</p>", ' The same results are in <a href="data_quality.csv">data_quality.csv</a>.</p>')
     return section("quality", title, summary + table(["Check", "Status", "Details"], rows, cls="compact"), intro)
 
 
@@ -1073,7 +1087,7 @@ header{background:linear-gradient(135deg,#0f172a,#1e3a8a);color:#fff;padding:28p
 .brand{font-size:26px;font-weight:700;letter-spacing:-.01em}.brand span{font-weight:400;opacity:.8}
 .asof{margin-top:2px;font-size:15px;opacity:.9}
 dl.meta{display:flex;flex-wrap:wrap;gap:6px 28px;margin:14px 0 0;font-size:12.5px}
-dl.meta div{display:flex;gap:6px}dl.meta dt{opacity:.65;text-transform:capitalize}dl.meta dd{margin:0;font-weight:500}
+dl.meta div{display:flex;gap:6px}dl.meta dt{opacity:.65}dl.meta dd{margin:0;font-weight:500}
 header .tiles{display:flex;flex-wrap:wrap;gap:12px;margin-top:18px}
 header .tile{background:rgba(255,255,255,.1);border:1px solid rgba(255,255,255,.18);min-width:170px}
 header .tile .label,header .tile .sub{color:#cbd5e1}header .tile .value{color:#fff}
@@ -1132,7 +1146,7 @@ table.recon tr.same td{color:var(--muted)}table.recon tr.diff td.diffv{color:var
 table.recon tr.gstart td{border-top:2px solid #cbd5e1}table.recon td.dcell{background:#fff!important;color:var(--ink)}
 .chip{display:inline-block;background:#eef2ff;color:#3730a3;border-radius:999px;padding:1px 8px;margin:1px 4px 1px 0;
 font-size:11.5px;white-space:nowrap}
-.muted{color:var(--muted)}
+.muted{color:var(--muted)}.nowrap{white-space:nowrap}
 .finding{color:var(--bad);font-weight:500}
 .details{color:var(--ink2);font-size:12.5px}
 .grid2{display:grid;grid-template-columns:1fr 1fr;gap:16px}
@@ -1144,7 +1158,7 @@ figcaption{font-size:12px;color:var(--muted);padding:4px 6px 0}
 .sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 8px;vertical-align:0}
 .minibar{display:inline-block;width:60px;height:8px;background:#f1f5f9;border-radius:4px;margin-right:8px;
 vertical-align:1px;overflow:hidden}.minibar span{display:block;height:100%}
-svg .series circle:hover{r:5}
+svg circle.pt:hover{fill-opacity:1;r:5}
 svg .bar:hover rect{opacity:.85}
 footer{max-width:1320px;margin:0 auto;padding:0 40px 30px;color:var(--muted);font-size:12px}
 @media (max-width:980px){.pair,.grid2,.split{grid-template-columns:1fr}.kpis{grid-template-columns:repeat(2,1fr)}

@@ -123,6 +123,10 @@ class Marts:
                 f"SELECT count(*) FROM {self.ref(table)}").fetchone()[0])
         return self._counts[table]
 
+    def set_count(self, table: str, n: int) -> None:
+        """Record a known row count (e.g. from COPY) so that it is not recounted."""
+        self._counts[table] = int(n)
+
     def non_empty(self, table: str) -> bool:
         return self.has(table) and self.count(table) > 0
 

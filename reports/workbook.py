@@ -65,7 +65,7 @@ def write_workbook(marts: Marts, path: Path, *, as_of: str, run_info: dict | Non
         about.write_string(r, 1, "unmasked (PII included)" if marts.include_pii else
                            "masked (j***@domain, ***89)"); r += 1
         for k, v in (run_info or {}).items():
-            if k == "checks":
+            if k in ("checks", "as_of"):
                 continue
             about.write_string(r, 0, str(k)[:255], f_bold)
             about.write_string(r, 1, _text(v)); r += 1

@@ -39,6 +39,20 @@ create table staging.stg_send_log as select * from (values
   ('m4', 'd1', 'p4', 'd@x.test', false, timestamp '2026-01-09 08:01:00', 'b1')
 ) v(message_id, delivery_id, profile_id, address, is_test_profile, relayed_at, batch_id);
 
+-- staging renames some contract columns (type -> tracking_type, failure_reason -> failure_reason_raw)
+create table staging.stg_feedback as select * from (values
+  ('e1', 'm1', timestamp '2026-01-05 08:02:00', timestamp '2026-01-05 08:02:00', 'delivered',
+   null::varchar, null::varchar, null::varchar, null::bigint, 1, 'b1'),
+  ('e2', 'm2', timestamp '2026-01-05 08:03:00', timestamp '2026-01-05 08:04:00', 'hard_bounce',
+   'User unknown', '550', '5.1.1 user unknown', 1, 1, 'b1')
+) v(event_id, message_id, event_at, received_at, outcome, failure_reason_raw, smtp_code,
+    diagnostic, attempt, copies, batch_id);
+
+create table staging.stg_tracking as select * from (values
+  ('t1', 'm1', timestamp '2026-01-05 09:00:00', timestamp '2026-01-05 09:00:00', 'open', null::varchar, 'Mozilla/5.0', 1, 'b1'),
+  ('t2', 'm1', timestamp '2026-01-05 09:01:00', timestamp '2026-01-05 09:01:00', 'click', 'https://x.test/a', 'Mozilla/5.0', 1, 'b1')
+) v(event_id, message_id, event_at, received_at, tracking_type, url, user_agent, copies, batch_id);
+
 create table marts.fct_message_status as select * from (values
   ('m1', 'd1', 'p1', 'standard', 'sent',   null::varchar, null::varchar,  timestamp '2026-01-05 08:01:00', true),
   ('m1', 'd1', 'p1', 'efs',      'sent',   null,          null,           timestamp '2026-01-05 08:02:00', true),
@@ -199,7 +213,9 @@ def test_valid_warehouse_passes(base_report):
     # staging tables present are validated under their contract names (aliases resolved)
     assert by_name["deliveries"].rows == 1 and not by_name["deliveries"].failures
     assert by_name["send_log"].rows == 4
-    assert by_name["feedback"].details.startswith("skipped")
+    assert by_name["feedback"].rows == 2 and by_name["tracking"].rows == 2
+    assert not by_name["tracking"].warnings  # the click has its URL (row condition on type)
+    assert by_name["exclusions"].skipped and "[skipped] suite exclusions" in report.summary()
     cross = by_name["cross.fct_message_status_vs_send_log"]
     assert cross.status == "passed" and cross.details.startswith("2 relayed messages")
     assert by_name["freshness.rpt_delivery_kpis_as_of"].status == "passed"
@@ -237,9 +253,9 @@ def test_negative_count_fails(variant):
     db = variant("update marts.dash_delivery_kpis set bounces_errors = -1")
     report = validate_warehouse(db, as_of=AS_OF)
     assert not report.passed
-    summary = report.summary()
-    assert "dash_delivery_kpis: expect_column_values_to_be_between(column='bounces_errors', "
-    assert "min_value=0" in summary and "e.g. [-1]" in summary
+    assert [r.name for r in report.failed] == ["dash_delivery_kpis"]
+    assert ("FAIL dash_delivery_kpis: expect_column_values_to_be_between(column='bounces_errors', "
+            "min_value=0): 1 unexpected of 1 values (100.00%), e.g. [-1]") in report.summary()
 
 
 def test_bad_status_fails(variant):
@@ -275,7 +291,7 @@ def test_missing_column_and_float_count_fail(variant):
                  "alter table marts.rpt_delivery_kpis alter column opens type double")
     report = validate_warehouse(db, as_of=AS_OF, suites=["rpt_delivery_kpis"])
     lines = _failing_lines(report)
-    assert "expect_column_to_exist(column='machine_opens')" in lines
+    assert "expect_column_to_exist(column='machine_opens'): column missing" in lines
     assert "sendlens_column_type(column='opens', type='integer'): DuckDB type DOUBLE" in lines
 
 
@@ -312,10 +328,13 @@ def test_kpi_arithmetic(variant):
 
 def test_bad_landing_rows_fail(variant):
     db = variant("update staging.stg_deliveries set validity_hours = 9000, channel = 'fax'",
+                 "update staging.stg_tracking set url = null, tracking_type = 'clicked'",
                  "update staging.stg_send_log set relayed_at = timestamp '1999-12-31 23:00:00'"
                  " where message_id = 'm1'")
-    report = validate_warehouse(db, as_of=AS_OF, suites=["deliveries", "send_log"])
+    report = validate_warehouse(db, as_of=AS_OF, suites=["deliveries", "send_log", "tracking"])
     lines = _failing_lines(report)
+    assert "tracking: expect_column_values_to_be_in_set(column='type'" in lines
+    assert "'clicked'" in lines
     assert "deliveries: expect_column_values_to_be_between(column='validity_hours'" in lines
     assert "deliveries: expect_column_values_to_be_in_set(column='channel'" in lines
     assert "send_log: expect_column_values_to_be_between(column='relayed_at'" in lines
@@ -330,7 +349,8 @@ def test_lake_globs_replace_staging(base_db, tmp_path):
         ('e1', 'm1', timestamp '2026-01-05 08:02:00', null::timestamp, 'delivered', null::varchar,
          null::varchar, null::varchar, null::bigint),
         ('e2', 'm2', timestamp '2026-01-05 08:03:00', timestamp '2026-01-05 08:03:00', 'bounced',
-         'user unknown', '550', '5.1.1', 1)
+         'user unknown', '550', '5.1.1', 1),
+        ('e3', 'm2', timestamp '2026-01-05 08:04:00', null, 'hard_bounce', null, null, null, null)
       ) v(event_id, message_id, event_at, received_at, outcome, failure_reason, smtp_code,
           diagnostic, attempt)) to '{lake}/part-0.parquet' (format parquet)""")
     con.close()
@@ -338,11 +358,14 @@ def test_lake_globs_replace_staging(base_db, tmp_path):
     report = validate_warehouse(base_db, as_of=AS_OF, lake_globs={"feedback": glob},
                                 suites=["feedback"])
     fb = report.result("feedback")
-    assert fb.rows == 2 and fb.status == "failed"
+    assert fb.rows == 3 and fb.status == "failed" and fb.relation.startswith("lake ")
+    assert len(fb.failures) == 1
     assert "expect_column_values_to_be_in_set(column='outcome'" in fb.failures[0]
     assert "'bounced'" in fb.failures[0]
-    # received_at null in 1 of 2 rows: a null-rate warning, not a failure
-    assert any("received_at" in w and "mostly=0.99" in w for w in fb.warnings)
+    # a hard bounce without a failure reason: a null-rate warning, not a failure
+    assert fb.warnings == ["feedback: expect_column_values_to_not_be_null(column='failure_reason', "
+                           "mostly=0.9, where outcome IN ['hard_bounce', 'soft_bounce']): "
+                           "1 unexpected of 1 values (100.00%), mostly=0.9"]
 
 
 # ---- chunking ----------------------------------------------------------------------------
@@ -376,3 +399,13 @@ def test_mostly_applies_to_the_whole_table_not_per_chunk(tmp_path):
     report = validate_warehouse(db, as_of=AS_OF, chunk_rows=1000, suites=["send_log"])
     r = report.result("send_log")
     assert r.status == "passed" and not r.warnings, r.warnings
+
+
+def test_null_rate_warning_with_row_condition(variant):
+    db = variant("update staging.stg_tracking set url = null")
+    report = validate_warehouse(db, as_of=AS_OF, suites=["tracking"])
+    r = report.result("tracking")
+    assert r.status == "passed" and report.passed  # warnings never fail
+    assert any("expect_column_values_to_not_be_null(column='url', mostly=0.9, where type == 'click'):"
+               " 1 unexpected of 1 values" in w for w in r.warnings), r.warnings
+    assert "warn tracking: " in report.summary()
