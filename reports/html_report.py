@@ -25,7 +25,8 @@ ALL_DELIVERIES_CAP = 500
 # KPI display order in the reconciliation table (others follow alphabetically).
 KPI_ORDER = ("to_deliver", "sent", "processed", "delivered", "bounces_errors", "delivered_rate",
              "bounces_errors_rate", "bounce_rate", "opens", "unique_opens", "open_rate", "clicks",
-             "unique_clicks", "click_through_rate", "click_to_open_rate")
+             "unique_clicks", "click_through_rate", "click_to_open_rate", "open_rate_excl_machine",
+             "click_through_rate_excl_machine")
 KPI_LABELS = {
     "to_deliver": "To deliver", "sent": "Sent", "processed": "Processed", "delivered": "Delivered",
     "bounces_errors": "Bounces + errors", "delivered_rate": "Delivered %",
@@ -33,6 +34,8 @@ KPI_LABELS = {
     "unique_opens": "Unique opens", "open_rate": "Open rate", "clicks": "Clicks",
     "unique_clicks": "Unique clicks", "click_through_rate": "Click-through rate",
     "click_to_open_rate": "Click-to-open rate",
+    "open_rate_excl_machine": "Open rate excl. machine opens",
+    "click_through_rate_excl_machine": "Click-through rate excl. machine",
 }
 OK_STATUSES = {"pass", "passed", "ok", "success", "succeeded", "green"}
 WARN_STATUSES = {"warn", "warning", "skipped", "skip"}
@@ -305,11 +308,11 @@ def _header(ctx: ReportContext) -> str:
 DASH_COLS = ("delivery_id", "reporting_mode", "stats_computed_at", "to_deliver", "sent", "delivered",
              "bounces_errors", "delivered_rate", "bounces_errors_rate", "open_rate",
              "click_through_rate", "label", "channel")
-RPT_COLS = ("delivery_id", "reporting_mode", "as_of", "to_deliver", "processed", "delivered",
+RPT_COLS = ("delivery_id", "reporting_mode", "as_of", "to_deliver", "sent", "pending", "processed", "delivered",
             "bounces_errors", "hard_bounces", "soft_bounces", "delivered_rate", "bounce_rate",
             "opens", "unique_opens", "clicks", "unique_clicks", "open_rate", "click_through_rate",
             "click_to_open_rate", "opt_outs", "mirror_pages", "complaints", "machine_opens",
-            "is_final", "label", "channel")
+            "open_rate_excl_machine", "is_final", "label", "channel")
 
 
 def _load_deliveries(ctx: ReportContext) -> None:
@@ -349,7 +352,8 @@ def _fill_labels(ctx: ReportContext) -> None:
     missing = [d for d, i in ctx.info.items() if not i.get("label") or not i.get("channel")]
     if not missing:
         return
-    for t in ("dim_delivery", "dim_deliveries", "rpt_delivery_kpis", "fct_profile_history"):
+    for t in ("dim_delivery", "dim_deliveries", "rpt_confirmation_audit", "rpt_exclusion_causes",
+              "rpt_delivery_kpis", "fct_profile_history"):
         if not m.has_columns(t, "delivery_id") or not ({"label", "channel"} & set(m.columns(t))):
             continue
         cols = [c for c in ("label", "channel") if c in m.columns(t)]
@@ -485,7 +489,9 @@ def _delivery_card(ctx: ReportContext, d: dict, rpt: dict[tuple, dict]) -> str:
             hs = e(f"hard {fmt_int(r.get('hard_bounces'))} · soft {fmt_int(r.get('soft_bounces'))}")
         rep_sub = f'as of <strong>{e(fmt_ts(r.get("as_of")))}</strong>'
         rep_html = '<div class="kpis">' + "".join([
-            tile("Processed", fmt_int(processed), e("delivered + bounces + errors")),
+            tile("Processed", fmt_int(processed),
+                 e("delivered + bounces + errors")
+                 + (f"<br>{e(fmt_int(r['pending']))} still pending" if _num(r.get("pending")) else "")),
             tile("Delivered", fmt_pct(r.get("delivered_rate")),
                  e(f"{fmt_int(r.get('delivered'))} of {fmt_int(processed)}") + "<br>"
                  + delta("delivered_rate", "delivered_rate"), "good"),
@@ -493,8 +499,10 @@ def _delivery_card(ctx: ReportContext, d: dict, rpt: dict[tuple, dict]) -> str:
                  e(f"{fmt_int(r.get('bounces_errors'))} — ") + hs + "<br>"
                  + delta("bounce_rate", "bounces_errors_rate"), "badv"),
             tile("Open rate", fmt_pct(r.get("open_rate")),
-                 e(f"{fmt_int(r.get('unique_opens'))} unique opens") + "<br>"
-                 + delta("open_rate", "open_rate")),
+                 e(f"{fmt_int(r.get('unique_opens'))} unique opens")
+                 + (e(f" · {fmt_pct(r['open_rate_excl_machine'])} excl. machine")
+                    if r.get("open_rate_excl_machine") is not None else "")
+                 + "<br>" + delta("open_rate", "open_rate")),
             tile("Click-through", fmt_pct(r.get("click_through_rate")),
                  e(f"{fmt_int(r.get('unique_clicks'))} unique clicks") + "<br>"
                  + delta("click_through_rate", "click_through_rate")),
@@ -944,7 +952,8 @@ def _sec_exclusions(ctx: ReportContext) -> str:
     if not m.non_empty(t):
         return section("exclusions", "Exclusion causes", nodata(f"marts.{t} is missing or empty."), intro)
     return section("exclusions", "Exclusion causes",
-                   _generic_table(ctx, t, ("excluded", "messages", "targets", "n", "count")), intro)
+                   _generic_table(ctx, t, ("excluded_targets", "excluded", "messages", "targets", "n", "count")),
+                   intro)
 
 
 def _sec_proofs(ctx: ReportContext) -> str:
@@ -966,6 +975,16 @@ def _finding_pred(m: Marts, alias: str = "") -> str:
     return f"({col} IS NOT NULL AND lower(trim(CAST({col} AS VARCHAR))) NOT IN ({nf}))"
 
 
+def _finding_html(v: Any) -> str:
+    """Findings are codes ('sent_without_required_confirmation; ...') or sentences; codes are
+    shown as words, with the code in the tooltip."""
+    out = []
+    for f in reasons_list(v if not isinstance(v, bool) else ("flagged" if v else None)):
+        words = f.replace("_", " ") if " " not in f else f
+        out.append(f'<span class="finding" title="{e(f)}">{e(words)}</span>')
+    return "<br>".join(out) or "–"
+
+
 def _sec_audit(ctx: ReportContext) -> str:
     m = ctx.marts
     t = "rpt_confirmation_audit"
@@ -977,7 +996,7 @@ def _sec_audit(ctx: ReportContext) -> str:
         return section("audit", title, nodata(f"marts.{t} is missing or empty."), intro)
     total = m.count(t)
     cols = ("delivery_id", "requires_confirmation", "confirmed_by", "confirmer_may_start",
-            "scheduled_at", "first_relayed_at", "finding")
+            "scheduled_at", "first_relayed_at", "start_lag_seconds", "finding")
     rows = m.fetch(t, cols, where=_finding_pred(m), order_by="delivery_id", limit=TABLE_ROW_CAP)
     n_flag = m.con.execute(f"SELECT count(*) FROM {m.ref(t)} WHERE {_finding_pred(m)}").fetchone()[0]
     if not rows:
@@ -987,8 +1006,12 @@ def _sec_audit(ctx: ReportContext) -> str:
     for r in rows:
         delay = "–"
         a, b = to_utc(r.get("scheduled_at")), to_utc(r.get("first_relayed_at"))
-        if a and b:
+        mins = None
+        if _num(r.get("start_lag_seconds")) is not None:
+            mins = _num(r["start_lag_seconds"]) / 60
+        elif a and b:
             mins = (b - a).total_seconds() / 60
+        if mins is not None:
             delay = (f"{mins:+.0f} min" if abs(mins) < 120 else f"{mins / 60:+.1f} h").replace("-", "−")
         may = r.get("confirmer_may_start")
         out.append([_delivery_title(ctx, r["delivery_id"]), e(fmt_any(r.get("requires_confirmation"))),
@@ -996,7 +1019,7 @@ def _sec_audit(ctx: ReportContext) -> str:
                     "–" if may is None else (badge("yes", "ok") if may else badge("no", "bad")),
                     f'<span class="nowrap">{e(fmt_ts(r.get("scheduled_at")))}</span>',
                     f'<span class="nowrap">{e(fmt_ts(r.get("first_relayed_at")))}</span>', e(delay),
-                    f'<span class="finding">{e(fmt_any(r.get("finding")))}</span>'])
+                    _finding_html(r.get("finding"))])
     html_t = table(["Delivery", "Requires confirmation", "Confirmed by", "May start deliveries",
                     "Scheduled", "First relayed", "Start delay", "Finding"], out,
                    numeric=[False] * 6 + [True, False], cls="compact")

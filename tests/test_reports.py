@@ -52,10 +52,10 @@ TABLES = {
     """,
     "dash_delivery_kpis": """
         SELECT * FROM (VALUES
-          ('D-1001', 'January newsletter', 'email', 'standard', TIMESTAMP '2026-01-08 12:00:00', 1250, 1200, 1150, 50,  0.9583, 0.0417, 0.2210, 0.0310),
-          ('D-1002', 'Flash sale <48h> & more', 'email', 'efs', TIMESTAMP '2026-01-06 18:00:00', 820,  800,  700,  60,  0.8750, 0.0750, 0.1500, 0.0200),
-          ('D-1003', 'Appointment reminder', 'sms', 'standard', TIMESTAMP '2026-01-07 09:00:00', 300,  300,  297,  3,   0.9900, 0.0100, NULL,   NULL))
-        AS t(delivery_id, label, channel, reporting_mode, stats_computed_at, to_deliver, sent, delivered,
+          ('D-1001', 'standard', TIMESTAMP '2026-01-08 12:00:00', 1250, 1200, 1150, 50,  0.9583, 0.0417, 0.2210, 0.0310),
+          ('D-1002', 'efs',      TIMESTAMP '2026-01-06 18:00:00', 820,  800,  700,  60,  0.8750, 0.0750, 0.1500, 0.0200),
+          ('D-1003', 'standard', TIMESTAMP '2026-01-07 09:00:00', 300,  300,  297,  3,   0.9900, 0.0100, NULL,   NULL))
+        AS t(delivery_id, reporting_mode, stats_computed_at, to_deliver, sent, delivered,
              bounces_errors, delivered_rate, bounces_errors_rate, open_rate, click_through_rate)
     """,
     "rpt_delivery_kpis": """
@@ -78,11 +78,12 @@ TABLES = {
     """,
     "rpt_kpi_reconciliation": """
         SELECT * FROM (VALUES
-          ('D-1001', 'delivered_rate', 0.9583, 0.9500, -0.0083, ['stale snapshot', 'late events']),
-          ('D-1001', 'open_rate', 0.2210, 0.2456, 0.0246, ['hourly lag', 'click-implied opens', 'machine opens']),
-          ('D-1001', 'sent', 1200.0, 1200.0, 0.0, CAST([] AS VARCHAR[])),
-          ('D-1002', 'delivered', 700.0, 730.0, 30.0, ['stale snapshot']),
-          ('D-1002', 'click_through_rate', 0.0200, 0.0274, 0.0074, ['duplicates removed', 'report window']),
+          ('D-1001', 'delivered_rate', 0.9583, 0.9500, -0.0083, 'stale snapshot; late events'),
+          ('D-1001', 'open_rate', 0.2210, 0.2456, 0.0246, 'hourly lag; click-implied opens; machine opens'),
+          ('D-1001', 'open_rate_excl_machine', 0.2210, 0.2100, -0.0110, 'machine opens'),
+          ('D-1001', 'sent', 1200.0, 1200.0, 0.0, NULL),
+          ('D-1002', 'delivered', 700.0, 730.0, 30.0, 'stale snapshot'),
+          ('D-1002', 'click_through_rate', 0.0200, 0.0274, 0.0074, 'duplicates removed; report window'),
           ('D-1003', 'delivered_rate', 0.9900, 0.9900, 0.0, NULL))
         AS t(delivery_id, kpi, dashboard_value, report_value, difference, reasons)
     """,
@@ -133,13 +134,13 @@ TABLES = {
              has_clicked, has_opted_out, recipient_address)
     """,
     "rpt_confirmation_audit": """
-        SELECT * FROM (VALUES
-          ('D-1001', TRUE,  'alice', TRUE,  TIMESTAMP '2026-01-05 08:00:00', TIMESTAMP '2026-01-05 08:01:00', NULL),
-          ('D-1002', TRUE,  'bob',   FALSE, TIMESTAMP '2026-01-06 10:00:00', TIMESTAMP '2026-01-06 10:25:00',
-           'confirmed by an operator without the start_deliveries role'),
-          ('D-1003', TRUE,  NULL,    NULL,  TIMESTAMP '2026-01-07 06:00:00', TIMESTAMP '2026-01-07 07:00:00',
-           'sent without the required confirmation'))
-        AS t(delivery_id, requires_confirmation, confirmed_by, confirmer_may_start, scheduled_at,
+        SELECT *, date_diff('second', scheduled_at, first_relayed_at) AS start_lag_seconds FROM (VALUES
+          ('D-1001', 'January newsletter', TRUE,  'alice', TRUE,  TIMESTAMP '2026-01-05 08:00:00', TIMESTAMP '2026-01-05 08:01:00', NULL),
+          ('D-1002', 'Flash sale <48h> & more', TRUE,  'bob',   FALSE, TIMESTAMP '2026-01-06 10:00:00', TIMESTAMP '2026-01-06 10:25:00',
+           'confirmed_by_operator_without_start_deliveries'),
+          ('D-1003', 'Appointment reminder', TRUE,  NULL,    NULL,  TIMESTAMP '2026-01-07 06:00:00', TIMESTAMP '2026-01-07 07:00:00',
+           'sent_without_required_confirmation; started_before_confirmation'))
+        AS t(delivery_id, label, requires_confirmation, confirmed_by, confirmer_may_start, scheduled_at,
              first_relayed_at, finding)
     """,
     "rpt_delivery_failure_reasons": """
@@ -166,7 +167,7 @@ TABLES = {
     "rpt_exclusion_causes": """
         SELECT * FROM (VALUES ('D-1001', 'quarantined', 35), ('D-1001', 'duplicate', 12),
                               ('D-1002', 'denylisted', 4), ('D-1003', 'address_empty', 2))
-        AS t(delivery_id, reason, excluded)
+        AS t(delivery_id, exclusion_reason, excluded_targets)
     """,
     "rpt_proof_and_test_sends": """
         SELECT * FROM (VALUES ('D-1001-P1', 'D-1001', 'proof', 3, 'qa.team@example.com'),
@@ -288,6 +289,12 @@ def test_parquet_keeps_types_and_counts_integer(exported):
     assert types["delivered_rate"] == "DOUBLE"
 
 
+def test_reason_lists_accept_strings_and_lists():
+    from reports.html_report import reasons_list
+    assert reasons_list("stale snapshot; hourly lag") == ["stale snapshot", "hourly lag"]
+    assert reasons_list(["a", None, " "]) == ["a"] and reasons_list(None) == [] and reasons_list("") == []
+
+
 def test_mask_address_rules():
     assert mask_address("john.doe@gmail.com") == "j***@gmail.com"
     assert mask_address("+31612345689") == "***89"
@@ -360,9 +367,12 @@ def test_html_has_every_section_and_charts(exported):
     assert deliveries.count('class="panel dash"') == 3 and deliveries.count('class="panel rpt"') == 3
     assert "source of truth" in deliveries and "stats_computed_at" in deliveries
     assert "95.8%" in deliveries and "95.0%" in deliveries  # dashboard vs report delivered rate
+    # labels and channels come from other marts when the dashboard has none
+    assert "January newsletter" in deliveries and ">sms<" in deliveries
     # reconciliation: values, difference, reasons
     recon = _section(html, "reconciliation")
     assert "Delivered %" in recon and "−0.8 pp" in recon and "+30" in recon
+    assert "Open rate excl. machine opens" in recon and "−1.1 pp" in recon
     assert "click-implied opens" in recon and "stale snapshot" in recon
     # hourly: one chart per delivery, both modes, 0-100% axis
     hourly = _section(html, "hourly")
@@ -375,7 +385,9 @@ def test_html_has_every_section_and_charts(exported):
     quarantine = _section(html, "quarantine")
     assert "<svg" in quarantine and "denylisted" in quarantine
     audit = _section(html, "audit")
-    assert "without the start_deliveries role" in audit and "sent without the required confirmation" in audit
+    assert "confirmed by operator without start deliveries" in audit
+    assert "sent without required confirmation" in audit and "started before confirmation" in audit
+    assert 'title="sent_without_required_confirmation"' in audit and "+25 min" in audit
     assert "<strong>2</strong> of 3 deliveries" in audit
     quality = _section(html, "quality")
     assert "hard_bounce_then_delivered" in quality and "&lt;M7, M9&gt;" in quality
