@@ -544,6 +544,9 @@ def plan_deliveries(messages: int, seed: int, start: datetime) -> Plan:
         theme = THEMES[ch][int(rng.integers(0, len(THEMES[ch])))]
         rows.append(dict(kind="single", label=theme, channel=ch, efs=bool(single_efs[i]),
                          contact=contact, validity=validity, weight=next(w_iter), parent=None))
+    email_validity = [r for r in rows if r["channel"] == EMAIL]
+    if email_validity and all(r["validity"] == 84.0 for r in email_validity):
+        email_validity[-1]["validity"] = 120.0  # always show the 84 h cap at work
     for g, n_children in enumerate(children):
         theme = RECURRING_THEMES[g % len(RECURRING_THEMES)]
         efs = bool(rng.random() < EFS_SHARE) if g else False

@@ -182,6 +182,11 @@ def _remove_stale(out_dir: Path, tables: set[str]) -> None:
 def _as_of(marts: Marts, run_info: dict) -> str:
     v = run_info.get("as_of")
     if v:
+        if isinstance(v, str):
+            try:  # ISO 8601 text (e.g. "2026-01-10T00:00:00Z") reads better formatted
+                v = dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            except ValueError:
+                return v
         return fmt_ts(v) if isinstance(v, (dt.datetime, dt.date)) else str(v)
     for t, c in (("rpt_delivery_kpis", "as_of"), ("dash_delivery_kpis", "stats_computed_at")):
         if marts.has_columns(t, c):

@@ -512,7 +512,9 @@ def _delivery_card(ctx: ReportContext, d: dict, rpt: dict[tuple, dict]) -> str:
         if other is not None:
             rep_html += (f'<p class="othermode">Same delivery in <strong>{e(other.get("reporting_mode"))}</strong> '
                          f"mode: delivered {e(fmt_pct(other.get('delivered_rate')))}, bounces + errors "
-                         f"{e(fmt_pct(other.get('bounce_rate')))} ({e(fmt_int(other.get('processed')))} processed).</p>")
+                         f"{e(fmt_pct(other.get('bounce_rate')))} ({e(fmt_int(other.get('processed')))} processed"
+                         + (f", {e(fmt_int(other['pending']))} still pending" if _num(other.get("pending")) else "")
+                         + ").</p>")
     return (f'<article class="card"><div class="cardhead"><h3>{_delivery_title(ctx, did)}</h3>'
             f'<div class="badges">{"".join(badges)}</div></div>'
             f'<div class="pair">'
@@ -556,26 +558,39 @@ def _sec_reconciliation(ctx: ReportContext) -> str:
     m = ctx.marts
     title = "Reconciliation"
     intro = ("Per delivery and KPI: the dashboard value, the report value, their difference "
-             "(report − dashboard; rates in percentage points) and the reasons that explain it.")
+             "(report − dashboard; rates in percentage points) and the reasons that explain it. "
+             "Only KPIs that differ are listed; the full table is in "
+             "<code>csv/rpt_kpi_reconciliation.csv</code>.")
     t = "rpt_kpi_reconciliation"
     if not m.non_empty(t) or not m.has_columns(t, "delivery_id", "kpi"):
         return section("reconciliation", title, nodata(f"marts.{t} is missing or empty."), intro)
-    total = m.count(t)
-    # Non-zero differences first, so that a capped table still shows what matters.
-    order = "delivery_id"
-    if "difference" in m.columns(t):
-        order = ("(SELECT max(CASE WHEN coalesce(x.difference, 0) <> 0 THEN 1 ELSE 0 END) FROM "
-                 f"{m.ref(t)} x WHERE x.delivery_id = t.delivery_id) DESC, delivery_id")
-    rows = m.fetch(t, ("delivery_id", "kpi", "reporting_mode", "dashboard_value", "report_value",
-                       "difference", "reasons"), order_by=order, limit=TABLE_ROW_CAP)
+    cols = m.columns(t)
+    if "difference" in cols:
+        differs = "coalesce(abs(difference), 0) > 1e-9"
+    elif {"dashboard_value", "report_value"} <= set(cols):
+        differs = "coalesce(abs(report_value - dashboard_value), 0) > 1e-9"
+    else:
+        differs = "FALSE"
+    if {"dashboard_value", "report_value"} <= set(cols):
+        differs = f"({differs} OR ((dashboard_value IS NULL) <> (report_value IS NULL)))"
+    stats = m.dicts(f"SELECT delivery_id, count(*) AS n, count(*) FILTER (WHERE {differs}) AS nd "
+                    f"FROM {m.ref(t)} GROUP BY delivery_id ORDER BY nd DESC, delivery_id")
+    rows = m.fetch(t, ("delivery_id", "kpi", "dashboard_value", "report_value", "difference", "reasons"),
+                   where=differs, order_by="delivery_id, kpi", limit=TABLE_ROW_CAP)
     rank = {k: i for i, k in enumerate(KPI_ORDER)}
     groups: dict[Any, list[dict]] = {}
     for r in rows:
         groups.setdefault(r["delivery_id"], []).append(r)
-    n_diff = 0
     body_rows = []
-    for did, rs in groups.items():
-        rs.sort(key=lambda r: (rank.get(str(r["kpi"]), 99), str(r["kpi"])))
+    n_pairs = sum(int(s["n"]) for s in stats)
+    n_diff = sum(int(s["nd"]) for s in stats)
+    for st in stats:
+        did, n, nd = st["delivery_id"], int(st["n"]), int(st["nd"])
+        rs = sorted(groups.get(did, []), key=lambda r: (rank.get(str(r["kpi"]), 99), str(r["kpi"])))
+        if nd and not rs:
+            continue  # beyond the row cap
+        span = len(rs) + (1 if n - nd > 0 else 0)
+        dcell = f'<td rowspan="{span}" class="dcell">{_delivery_title(ctx, did)}</td>'
         for i, r in enumerate(rs):
             kpi = str(r["kpi"])
             rate = is_rate_kpi(kpi)
@@ -583,27 +598,35 @@ def _sec_reconciliation(ctx: ReportContext) -> str:
             diff = _num(r.get("difference"))
             if diff is None and _num(r.get("dashboard_value")) is not None and _num(r.get("report_value")) is not None:
                 diff = _num(r["report_value"]) - _num(r["dashboard_value"])
-            differs = diff is not None and abs(diff) > 1e-9
-            n_diff += differs
             chips = "".join(f'<span class="chip">{e(x)}</span>' for x in reasons_list(r.get("reasons")))
             if not chips:
-                chips = '<span class="muted">—</span>' if not differs else '<span class="muted">unexplained</span>'
-            diff_txt = "–" if diff is None else (fmt_pp(diff) if rate else fmt_int(diff, signed=True))
-            cls = "diff" if differs else "same"
-            first = (f'<td rowspan="{len(rs)}" class="dcell">{_delivery_title(ctx, did)}</td>'
-                     if i == 0 else "")
+                chips = '<span class="muted">unexplained</span>'
+            if diff is None:
+                diff_txt = "–"
+            elif rate:
+                diff_txt = fmt_pp(diff) if abs(diff) >= 0.0005 else f"{diff * 100:+.2f} pp".replace("-", "−")
+            else:
+                diff_txt = fmt_int(diff, signed=True)
             body_rows.append(
-                f'<tr class="{cls}{" gstart" if i == 0 else ""}">{first}<td>{e(KPI_LABELS.get(kpi, kpi))}</td>'
+                f'<tr class="diff{" gstart" if i == 0 else ""}">{dcell if i == 0 else ""}'
+                f'<td>{e(KPI_LABELS.get(kpi, kpi))}</td>'
                 f'<td class="num">{e(fmtv(r.get("dashboard_value")))}</td>'
                 f'<td class="num">{e(fmtv(r.get("report_value")))}</td>'
                 f'<td class="num diffv">{e(diff_txt)}</td><td>{chips}</td></tr>')
+        if n - nd > 0:
+            if nd == 0:
+                txt = f"all {n} KPIs agree" if n > 1 else "the KPI agrees"
+            else:
+                txt = f"{n - nd} other KPIs agree" if n - nd > 1 else "1 other KPI agrees"
+            body_rows.append(f'<tr class="same{" gstart" if not rs else ""}">{dcell if not rs else ""}'
+                             f'<td colspan="5" class="agree">{e(txt)}</td></tr>')
     head = ('<tr><th>Delivery</th><th>KPI</th><th class="num">Dashboard</th><th class="num">Report</th>'
             '<th class="num">Difference</th><th>Reasons</th></tr>')
     html_t = (f'<div class="tablewrap"><table class="recon"><thead>{head}</thead>'
               f'<tbody>{"".join(body_rows)}</tbody></table></div>')
-    summary = (f'<p class="note">{n_diff:,} of {len(rows):,} KPI values shown differ between dashboard '
-               f"and report.</p>")
-    return section("reconciliation", title, summary + html_t + capped_note(len(rows), total, t), intro)
+    summary = (f'<p class="note"><strong>{n_diff:,}</strong> of {n_pairs:,} dashboard/report KPI pairs differ, '
+               f"in {sum(1 for s in stats if int(s['nd'])):,} of {len(stats):,} deliveries.</p>")
+    return section("reconciliation", title, summary + html_t + capped_note(len(rows), n_diff, t), intro)
 
 
 # -- hourly curves ----------------------------------------------------------------------------
@@ -1165,7 +1188,7 @@ th.num,td.num{text-align:right;white-space:nowrap}
 table.compact td{padding:5px 10px}
 tbody tr:nth-child(even) td{background:#fcfdfe}
 th.grp{text-align:center;border-bottom:2px solid #94a3b8}th.grp.rpt{background:#e0f2fe}
-table.recon tr.same td{color:var(--muted)}table.recon tr.diff td.diffv{color:var(--warn);font-weight:650}
+table.recon tr.same td{color:var(--muted)}table.recon td.agree{font-style:italic;font-size:12px}table.recon tr.diff td.diffv{color:var(--warn);font-weight:650}
 table.recon tr.gstart td{border-top:2px solid #cbd5e1}table.recon td.dcell{background:#fff!important;color:var(--ink)}
 .chip{display:inline-block;background:#eef2ff;color:#3730a3;border-radius:999px;padding:1px 8px;margin:1px 4px 1px 0;
 font-size:11.5px;white-space:nowrap}

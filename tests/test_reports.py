@@ -373,6 +373,8 @@ def test_html_has_every_section_and_charts(exported):
     recon = _section(html, "reconciliation")
     assert "Delivered %" in recon and "−0.8 pp" in recon and "+30" in recon
     assert "Open rate excl. machine opens" in recon and "−1.1 pp" in recon
+    assert "1 other KPI agrees" in recon and "the KPI agrees" in recon  # equal KPIs are folded
+    assert "<strong>5</strong> of 7 dashboard/report KPI pairs differ" in recon
     assert "click-implied opens" in recon and "stale snapshot" in recon
     # hourly: one chart per delivery, both modes, 0-100% axis
     hourly = _section(html, "hourly")

@@ -17,8 +17,20 @@ ranked as (
     from messages
 ),
 
+-- the channel of the address's latest message whose delivery is known; failing that (its
+-- deliveries are all unknown), guessed from the address's form
 channels as (
-    select address, channel
+    select
+        address,
+        coalesce(
+            channel,
+            case
+                when position('@' in address) > 0 then 'email'
+                when {{ regex_match('address', "'^\\+?[0-9][0-9 ().-]*$'") }} then 'sms'
+                else 'push'
+            end
+        ) as channel,
+        channel is null as is_channel_guessed
     from ranked
     where channel_rank = 1
 ),
@@ -38,6 +50,7 @@ final as (
     select
         summary.address,
         channels.channel,
+        channels.is_channel_guessed,
         summary.messages,
         summary.relayed_messages,
         summary.first_relayed_at,
