@@ -641,7 +641,7 @@ def _hour_ticks(span_h: float, start: dt.datetime | None, relative: bool = True,
     h = 0
     while h <= span_h + 1e-9:
         if relative or start is None:
-            lab = f"+{h}h" if h < 48 or step < 24 else f"+{h // 24}d"
+            lab = f"+{h}h" if step < 24 else f"+{h // 24}d"
         else:
             t = start + dt.timedelta(hours=h)
             lab = t.strftime("%d %b %H:%M") if step < 24 else t.strftime("%d %b")

@@ -10,6 +10,7 @@ Expectations are computed by hand in the comments.
 from __future__ import annotations
 
 import itertools
+import random
 from datetime import datetime, timedelta
 
 import pytest
@@ -504,3 +505,84 @@ def test_exclusion_causes(around):
     # excluded targets never appear in the sending log
     assert s.query("""select * from staging.stg_exclusions e join staging.stg_send_log l
                       using (delivery_id, address)""") == []
+
+
+# ---- the rules against an independent replay, on random event sequences -----------------
+def reference_replay(events: list[tuple], start: datetime, as_of: datetime) -> list[tuple]:
+    """The rules of SPEC section 4 written plainly: (instant, status, error_count, last_reason)
+    after the start, each event and each timed release. events: (event_at, kind, reason)."""
+    status, count, last_at, reason = "valid", 0, None, None
+    points = [(start, status, count, reason)]
+
+    def release_at():
+        if status == "erroneous":
+            return min(last_at + 10 * D, last_at + 30 * D) if reason == "mailbox full" else last_at + 10 * D
+        if status == "quarantine" and reason == "mailbox full":
+            return last_at + 30 * D
+        return None
+
+    for at, kind, why in events:
+        release = release_at()
+        if release is not None and at >= release:
+            status, count = "valid", 0
+            points.append((release, status, count, reason))
+        if kind in ("ignored", "expired") or status == "denylisted":
+            pass
+        elif kind == "complaint":
+            status, last_at, reason = "denylisted", at, "denylisted"
+        elif kind == "hard_bounce":
+            count += 0 if status == "quarantine" else 1
+            status, last_at, reason = "quarantine", at, why or "not defined"
+        elif kind == "soft_bounce" and status != "quarantine":
+            if count == 0 or at >= last_at + 24 * H:
+                count, last_at, reason = count + 1, at, why or "not defined"
+                status = "quarantine" if count >= 5 else "erroneous"
+        elif kind == "delivered" and status == "erroneous":
+            status, count = "valid", 0
+        points.append((at, status, count, reason))
+    release = release_at()
+    if release is not None and release <= as_of:
+        points.append((release, "valid", 0, reason))
+    return points
+
+
+def test_quarantine_matches_reference_replay(scenario):
+    # 120 addresses, each a random walk of events whose spacing sits on the rule boundaries
+    # (23h59m / 24 h / 24 h + 1 s, 10 days, 30 days ...); every change point and the second
+    # before it are checked against reference_replay.
+    rng = random.Random(20260105)
+    steps = [H, 23 * H + 59 * 60 * S, 24 * H, 24 * H + S, 3 * D, 10 * D - S, 10 * D, 30 * D - S, 30 * D]
+    kinds = ["soft_bounce"] * 6 + ["hard_bounce", "delivered", "delivered", "ignored", "expired", "complaint"]
+    reasons = ["mailbox full", "mailbox full", "invalid domain", None]
+    b = Book("r")
+    expected: dict[str, list[tuple]] = {}
+    as_of = datetime(2027, 6, 1)
+    for n in range(120):
+        address = f"r{n}@r.test"
+        at, events = T0, []
+        for _ in range(rng.randint(1, 12)):
+            kind = rng.choice(kinds)
+            if kind == "complaint":
+                m = b.send(address, at - H)
+                b.track(m, at, "complaint")
+            else:
+                b.bounce(address, at, kind, rng.choice(reasons) if "bounce" in kind else None)
+            events.append((at, kind, None if kind == "complaint" else b.feedback[-1]["failure_reason"]))
+            at += rng.choice(steps)
+        expected[address] = reference_replay(events, T0 - H, as_of)
+    b.land(scenario)
+    scenario.build(fmt(as_of), run_checks=RUN_CHECKS)
+
+    history: dict[str, list[tuple]] = {}
+    for r in scenario.query("select address, valid_from, valid_to, status, error_count, last_reason "
+                            "from marts.fct_address_quarantine_history where address like '%@r.test'"):
+        history.setdefault(r["address"], []).append(
+            (r["valid_from"], r["valid_to"], (r["status"], r["error_count"], r["last_reason"])))
+    checked = 0
+    for address, points in expected.items():
+        for instant in sorted({p[0] for p in points} | {p[0] - S for p in points[1:]}):
+            want = [p[1:] for p in points if p[0] <= instant][-1]
+            got = [state for vf, vt, state in history[address] if vf <= instant and (vt is None or vt > instant)]
+            assert got == [want], (address, instant, points)
+            checked += 1
+    assert checked > 1000

@@ -368,7 +368,8 @@ def test_machine_activity(db):
                       join messages m using (message_id) where t.type = 'open' and m.channel = 'email'""")
     assert 0.10 <= mpp <= 0.20
     assert one(db, f"""select max(epoch(t.event_at - m.relayed_at)) from tracking t join messages m using (message_id)
-                       where t.user_agent = '{UA_MPP}'""") < 60
+                       where t.user_agent = '{UA_MPP}'
+                       and m.message_id in (select message_id from fb_message where not soft)""") < 60
     assert one(db, "select count(*) from tracking where user_agent like '%GoogleImageProxy%'") > 0
     scanner = db.execute("""select count(*), max(epoch(t.event_at - m.relayed_at)), min(epoch(t.event_at - m.relayed_at)),
                             count(distinct url) from tracking t join messages m using (message_id)

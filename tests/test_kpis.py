@@ -183,3 +183,29 @@ def test_report_window_is_configurable(tmp_path):
     s.build("2026-01-20T00:00:00Z")
     r = s.one("select unique_opens, opens from marts.rpt_delivery_kpis where delivery_id = 'd1' and reporting_mode = 'standard'")
     assert (r["unique_opens"], r["opens"]) == (6, 7)  # m3's open on day 9 now counts
+
+
+def test_conflicts_are_findings_not_failures(scenario):
+    scenario.ingest("deliveries", [{"delivery_id": "d1", "label": "x", "channel": "email", "contact_date": "2026-01-05 08:00"}])
+    scenario.ingest("send_log", [
+        {"message_id": "m1", "delivery_id": "d1", "profile_id": "p1", "address": "a@x.com", "relayed_at": "2026-01-05 08:00"},
+        {"message_id": "m2", "delivery_id": "d1", "profile_id": "p2", "address": "b@x.com"},
+        {"message_id": "m3", "delivery_id": "dX", "profile_id": "p3", "address": "c@x.com", "relayed_at": "2026-01-05 08:00"},
+    ])
+    scenario.ingest("feedback", [
+        {"event_id": "h", "message_id": "m1", "event_at": "2026-01-05 09:00", "outcome": "hard_bounce", "failure_reason": "user unknown"},
+        {"event_id": "s", "message_id": "m1", "event_at": "2026-01-05 10:00", "outcome": "delivered"},
+        {"event_id": "b", "message_id": "m1", "event_at": "2026-01-05 07:00", "outcome": "ignored"},
+        {"event_id": "u", "message_id": "nope", "event_at": "2026-01-05 10:00", "outcome": "delivered"},
+        {"event_id": "n", "message_id": "m2", "event_at": "2026-01-05 10:00", "outcome": "delivered"},
+    ])
+    scenario.ingest("feedback", [  # the same event again in a later file
+        {"event_id": "s", "message_id": "m1", "event_at": "2026-01-05 10:00", "outcome": "delivered"}])
+    scenario.build("2026-01-10T00:00:00Z")
+    got = {(r["finding"], r["item_id"]) for r in scenario.query("select * from marts.rpt_data_quality_findings")}
+    assert got == {("success_after_hard_bounce", "s"), ("event_before_relay", "b"),
+                   ("feedback_unknown_message", "u"), ("feedback_not_relayed", "n"),
+                   ("unknown_delivery", "m3"), ("duplicate_event", "s")}
+    # the hard bounce stands; the not-relayed message has no status; the unknown delivery's message does
+    st = {(r["message_id"], r["reporting_mode"]): r["status"] for r in scenario.query("select * from marts.fct_message_status")}
+    assert st[("m1", "standard")] == "failed" and ("m2", "standard") not in st and st[("m3", "efs")] == "pending"
