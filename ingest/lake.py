@@ -22,6 +22,11 @@ import duckdb
 from ingest.contracts import CONTRACTS, Contract, contract as get_contract
 
 EMPTY_BATCH = "batch_id=0-empty"
+# Email-service-provider exports land as one batch per file under <lake>/esp/batch_id=<id>/,
+# holding a folder per canonical kind it maps to (send_log/, feedback/, tracking/,
+# deliveries/), so one rename makes all of a file's rows visible at once.
+ESP_DIR = "esp"
+ESP_KINDS = ("deliveries", "send_log", "feedback", "tracking")
 
 _SQL_TYPES = {
     "string": "varchar",
@@ -83,6 +88,9 @@ class Lake:
     def data_glob(self, kind: str) -> str:
         return str(self.kind_dir(kind) / "batch_id=*" / "data" / "*.parquet")
 
+    def esp_data_glob(self, kind: str) -> str:
+        return str(self.root / ESP_DIR / "batch_id=*" / kind / "*.parquet")
+
     def batch_glob(self) -> str:
         return str(self.root / "*" / "batch_id=*" / "batch.parquet")
 
@@ -108,6 +116,19 @@ class Lake:
                 os.rename(staging, target)
             except OSError:
                 shutil.rmtree(staging, ignore_errors=True)
+        esp_target = self.root / ESP_DIR / EMPTY_BATCH
+        if not esp_target.exists():
+            staging = self.root / "_tmp" / f"empty-esp-{uuid.uuid4().hex}"
+            for kind in ESP_KINDS:
+                (staging / kind).mkdir(parents=True)
+                self._write_empty(con, f"({data_columns_sql(CONTRACTS[kind])})", staging / kind / "part-0.parquet")
+            self._write_empty(con, f"({REJECTED_COLUMNS})", staging / "rejected.parquet")
+            self._write_empty(con, f"({BATCH_COLUMNS})", staging / "batch.parquet")
+            esp_target.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.rename(staging, esp_target)
+            except OSError:
+                shutil.rmtree(staging, ignore_errors=True)
 
     @staticmethod
     def _write_empty(con: duckdb.DuckDBPyConnection, columns: str, path: Path) -> None:
@@ -131,6 +152,26 @@ class Lake:
     def new_batch_id(self, sha256: str) -> str:
         now = datetime.now(timezone.utc)
         return f"{now:%Y%m%dT%H%M%S%f}-{sha256[:8]}-{uuid.uuid4().hex[:4]}"
+
+    def find_batch_by_sha(self, con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> BatchRecord | None:
+        """An ESP export already landed (same provider, same content)."""
+        return self.find_batch(con, source, sha256)
+
+    def esp_staging_dir(self, batch_id: str) -> Path:
+        """Where an ESP batch is written: one sub-folder per canonical kind (ESP_KINDS)."""
+        path = self.root / "_tmp" / batch_id
+        path.mkdir(parents=True, exist_ok=False)
+        for kind in ESP_KINDS:
+            (path / kind).mkdir()
+        return path
+
+    def publish_esp(self, staging: Path, batch_id: str) -> Path:
+        target = self.root / ESP_DIR / f"batch_id={batch_id}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _fsync_tree(staging)
+        os.rename(staging, target)
+        _fsync_dir(target.parent)
+        return target
 
     def staging_dir(self, batch_id: str) -> Path:
         path = self.root / "_tmp" / batch_id

@@ -17,11 +17,21 @@
 {% macro lake_scan(kind) -%}
     {{ return(adapter.dispatch('lake_scan', 'sendlens')(kind)) }}
 {%- endmacro %}
+{#- Canonical batches, plus the rows mapped from email-service-provider exports. -#}
 {% macro duckdb__lake_scan(kind) -%}
+    {%- if kind in ('deliveries', 'send_log', 'feedback', 'tracking') -%}
+    read_parquet(['{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet', '{{ var("lake_root") }}/esp/batch_id=*/{{ kind }}/*.parquet'], hive_partitioning = false, union_by_name = true)
+    {%- else -%}
     read_parquet('{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet', hive_partitioning = false, union_by_name = true)
+    {%- endif -%}
 {%- endmacro %}
 {% macro default__lake_scan(kind) -%}
+    {%- if kind in ('deliveries', 'send_log', 'feedback', 'tracking') -%}
+    (select * from parquet.`{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet`
+     union all select * from parquet.`{{ var("lake_root") }}/esp/batch_id=*/{{ kind }}/*.parquet`)
+    {%- else -%}
     parquet.`{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet`
+    {%- endif -%}
 {%- endmacro %}
 
 {% macro lake_audit_scan(file_name) -%}

@@ -104,7 +104,7 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                x_title: str | None = None, y_title: str | None = None,
                value_format: Callable[[float], str] | None = None,
                width: int = 640, height: int = 300, max_markers: int = 240,
-               aria_label: str | None = None) -> str:
+               aria_label: str | None = None, end_labels: bool = False) -> str:
     """An SVG line chart with axes, gridlines, legend, axis labels and per-point tooltips.
 
     ``y_percent`` fixes the y axis to 0-100% (values are fractions); otherwise the axis runs
@@ -119,7 +119,7 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
 
     legend_rows = _legend_layout(series, width - 20)
     top = 14 + (22 if title else 0) + 20 * len(legend_rows)
-    left, right = 58, 18
+    left, right = 58, (52 if end_labels else 18)
     bottom = 36 + (16 if x_title else 0)
     pw, ph = width - left - right, height - top - bottom
 
@@ -230,8 +230,36 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                            f'fill-opacity="{0.9 if visible else 0}">'
                            f"<title>{escape(tip)}</title></circle>")
         out.append("</g>")
+    if end_labels:
+        out.extend(_end_labels(series, sx, sy, value_format, top, top + ph))
     out.append("</svg>")
     return "".join(out)
+
+
+def _end_labels(series: Sequence[Series], sx: Callable[[float], float], sy: Callable[[float], float],
+                value_format: Callable[[float], str], y_min: float, y_max: float) -> list[str]:
+    """The last value of each series, right of the plot, nudged apart so labels never overlap."""
+    items = []
+    for s in series:
+        last = next(((x, y) for x, y in reversed(list(s.points)) if y is not None), None)
+        if last is not None:
+            items.append([sy(last[1]) + 4, sx(last[0]), s, last[1]])
+    items.sort(key=lambda it: it[0])
+    gap = 12.0
+    for i in range(1, len(items)):  # push down
+        items[i][0] = max(items[i][0], items[i - 1][0] + gap)
+    overflow = items[-1][0] - (y_max + 8) if items else 0
+    if overflow > 0:  # then shift the stack up to stay inside the chart
+        for it in items:
+            it[0] -= overflow
+        for i in range(len(items) - 2, -1, -1):
+            items[i][0] = min(items[i][0], items[i + 1][0] - gap)
+    out = []
+    for ty, px, s, y in items:
+        out.append(f'<text x="{_f(px + 6)}" y="{_f(ty)}" font-size="10.5" font-weight="600" '
+                   f'fill="{s.color}"><title>{escape(s.name)}: {escape(value_format(y))} (last hour)</title>'
+                   f"{escape(value_format(y))}</text>")
+    return out
 
 
 def _legend_layout(series: Sequence[Series], avail: float) -> list[list[tuple[Series, float]]]:

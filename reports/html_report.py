@@ -712,7 +712,8 @@ def _sec_hourly(ctx: ReportContext) -> str:
         ttl = f"{did}" + (f" · {info['label']}" if info.get("label") else "")
         x_title = (f"hours since {fmt_ts(start)}" if is_time else "hours since first hour")
         svg = line_chart(series, title=ttl, y_percent=True, x_ticks=ticks, x_title=x_title,
-                         y_title="share of messages", aria_label=f"Hourly delivered and bounce rates for {did}")
+                         y_title="share of messages", end_labels=True,
+                         aria_label=f"Hourly delivered and bounce rates for {did}")
         own = info.get("mode")
         cap = f'<figcaption>Dashboard mode of this delivery: <strong>{e(own)}</strong>.</figcaption>' if own else ""
         charts.append(f'<figure class="chartbox">{svg}{cap}</figure>')

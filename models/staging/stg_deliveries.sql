@@ -1,4 +1,5 @@
--- One row per delivery: the newest landed version of each delivery_id.
+-- One row per delivery: the newest landed version of each delivery_id. A canonical row always
+-- wins over one derived from an email-service-provider export.
 with source as (
     select * from {{ lake_scan('deliveries') }}
 ),
@@ -6,7 +7,10 @@ with source as (
 ranked as (
     select
         *,
-        row_number() over (partition by delivery_id order by _batch_id desc, _row desc) as version_rank
+        row_number() over (
+            partition by delivery_id
+            order by case when _origin = 'canonical' then 0 else 1 end, _batch_id desc, _row desc
+        ) as version_rank
     from source
 ),
 
@@ -24,6 +28,7 @@ final as (
         scheduled_at,
         confirmed_at,
         confirmed_by,
+        _origin as origin,
         _batch_id as batch_id
     from ranked
     where version_rank = 1
