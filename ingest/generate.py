@@ -45,7 +45,8 @@ send_log
   * email 'user123@domain' over gmail.com 36%, yahoo.com 12%, outlook.com 16%,
     hotmail.com 8%, orange.fr 14%, acme-corp.com 6% (corporate, security scanners),
     free.fr 7.6%, gmial.com 0.4% (typo domain: always hard-bounces 'invalid domain');
-    sms '+336'/'+316' + 8 digits; push a 64-hex device token.
+    sms '+336'/'+316' + 8 digits; push a 64-hex device token; test profiles
+    'qa.seed<k>@sendlens-qa.com' (never bounce).
   * relayed_at: contact_date + 1 s + position / throughput (50-300 msg/s) + jitter: seconds
     to minutes; 0.3% never relayed (null; band 0.1-0.6%).
 exclusions
@@ -65,29 +66,32 @@ feedback
     over the validity period, then 'delivered' (attempt n+1, ~60%, band 50-70%) before
     validity_end or 'expired' at/just after validity_end (~40%). 3% of the recovered ones
     succeed only after validity_end (does not count).
-  * efs deliveries: every other relayed message gets a 'delivered' event (attempt 1) seconds
-    after relay. Standard deliveries: failures and retry successes only.
+  * efs deliveries: every relayed message that does not bounce gets a 'delivered' event
+    (attempt 1) seconds after relay. Standard deliveries: the MTA reports failures and retry
+    successes only (plus the rare contradictory delivery after a hard bounce).
   * 'ignored': ~0.6% of delivered email (out-of-office, 'error ignored'), ~1% of sms
     ('not connected').
   * received_at = event_at (70%), or 1-90 s later (28%), or late: 30 min + hours (2%, band
     1-3.5%); 1% of events duplicated as exact copies (band 0.5-1.6%). Event rows are ordered
     by (message, event slot), each duplicate right after its original.
 tracking (delivered messages only)
-  * email: 30% of profiles are engaged (62% open) and the rest open 7%: human opens on
-    ~24% of delivered email (band 20-35%), 1-6 opens each, first open after 30 s plus an
-    exponential mixture (75% mean 2 h, 25% mean 48 h: ~0.7% of opens after 7 days).
-  * machine opens (band 10-20% of email opens are Apple MPP proxy opens): 9% of profiles use
-    Apple Mail Privacy Protection, an open 1-20 s after delivery with the bare WebKit user
-    agent; 30% of human gmail opens come through GoogleImageProxy; security scanners
-    (half of acme-corp.com profiles) open and click every content link 1-5 s after relay
-    with a Barracuda/Mimecast user agent.
-  * clicks: 16% of human openers (band 10-20%), 1-4 clicks on 4 content links; 5.5% of
-    non-MPP clickers have images off, so no open (click without open: band 2-10% of human
-    clickers).
+  * email: 30% of profiles are engaged (70% open) and the rest open 8%: human opens on ~25%
+    of delivered email (band 20-35%; with machine opens ~33%), 1-6 opens each (mean ~1.8),
+    first open 30 s after delivery plus an exponential mixture (75% mean 2 h, 25% mean 48 h:
+    median ~4 h after contact, ~0.8% of opens more than 7 days after contact_date).
+  * machine activity: 7% of profiles use Apple Mail Privacy Protection: one open 1-20 s after
+    delivery with the bare WebKit user agent (``UA_MPP``; ~12.5% of email opens, band
+    10-20%); 30% of human gmail.com opens come through GoogleImageProxy (~8.5% of opens);
+    security scanners (25% of acme-corp.com profiles) open and click every content link
+    1-5 s after relay with a Barracuda/Mimecast user agent. Human opens come >= 30 s and human
+    clicks >= 35 s after delivery, so the time heuristics never flag them.
+  * clicks: 15% of human openers (band 10-20%), 1-4 clicks on 4 content links; 5.5% of
+    non-MPP clickers have images off, so no open at all (click without open: ~5% of human
+    clickers, band 2-10%).
   * opt_out 0.3%, mirror_page 1%, complaint 0.05% of delivered email (url set except for
-    complaints).
-  * push: opens 12% of delivered, clicks for 35% of those (app user agents); sms: clicks only
-    (4% of delivered).
+    complaints, which come from feedback loops without url or user agent).
+  * push: opens 12% of delivered, clicks for 35% of those (app user agents, deep link);
+    sms: clicks only (4% of delivered).
   * received_at and duplicates as for feedback.
 """
 
@@ -830,7 +834,6 @@ DIAGNOSTICS = (tuple(v[2] for v in FAILURES.values())
 _F_REASON = np.array([REASONS.index(v[0]) for v in FAILURES.values()])
 _F_SMTP = np.array([SMTP_CODES.index(v[1]) if v[1] else -1 for v in FAILURES.values()])
 _F_DIAG = np.arange(len(FAILURES))
-_D_DELIVERED = {ch: len(FAILURES) + ch for ch in (EMAIL, SMS, PUSH)}
 _D_EXPIRED = len(FAILURES) + 3  # + (n - 1)
 _SMTP_250 = SMTP_CODES.index("250")
 

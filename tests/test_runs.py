@@ -1,0 +1,158 @@
+"""Trustworthy runs: the quality gate, atomic publishing, the run lock, crash safety, exports."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from sendlens import pipeline
+
+DELIVERIES = [{"delivery_id": "d1", "label": "x", "channel": "email", "contact_date": "2026-01-05 08:00"}]
+
+
+def _send_log(n: int, start: int = 0) -> list[dict]:
+    return [{"message_id": f"m{i}", "delivery_id": "d1", "profile_id": f"p{i}", "address": f"user{i}@example.com",
+             "relayed_at": "2026-01-05 08:00"} for i in range(start, start + n)]
+
+
+def _sendlens(home: Path, *args: str, **kw) -> subprocess.Popen:
+    env = dict(os.environ, SENDLENS_HOME=str(home))
+    return subprocess.Popen([sys.executable, "-m", "sendlens", *args], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+
+
+def _count(db: Path, sql: str):
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_failing_check_blocks_publishing_and_keeps_the_old_warehouse(scenario):
+    scenario.ingest("deliveries", DELIVERIES)
+    scenario.ingest("send_log", _send_log(3))
+    scenario.build("2026-01-06T00:00:00Z")
+    before = scenario.settings.warehouse.stat().st_ino
+    # a contact date in 1990 is a valid timestamp (it lands) but fails the suite's sane window
+    scenario.ingest("deliveries", [{"delivery_id": "d2", "label": "old", "channel": "email", "contact_date": "1990-01-05 08:00"}])
+    with pytest.raises(pipeline.ChecksFailed) as err:
+        scenario.build("2026-01-07T00:00:00Z")
+    assert "deliveries" in str(err.value) and "contact" in str(err.value)
+    assert scenario.settings.warehouse.stat().st_ino == before
+    assert scenario.one("select max(as_of) as a from marts.rpt_delivery_kpis")["a"].isoformat() == "2026-01-06T00:00:00"
+    assert not list(scenario.settings.staging_dir.glob("build-*.duckdb"))
+
+
+def test_reader_holding_the_warehouse_open_never_blocks_or_sees_a_mix(scenario):
+    scenario.ingest("deliveries", DELIVERIES)
+    scenario.ingest("send_log", _send_log(3))
+    scenario.build("2026-01-06T00:00:00Z")
+    warehouse = scenario.settings.warehouse
+    # an analyst in another process keeps a read-only connection open for the whole run
+    reader = subprocess.Popen(
+        [sys.executable, "-c",
+         "import duckdb, sys, time\n"
+         f"con = duckdb.connect({str(warehouse)!r}, read_only=True)\n"
+         "q = 'select count(*) from marts.fct_message_status'\n"
+         "print(con.execute(q).fetchone()[0], flush=True)\n"
+         "sys.stdin.readline()\n"
+         "print(con.execute(q).fetchone()[0], flush=True)\n"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert reader.stdout.readline().strip() == "6"
+    scenario.ingest("send_log", _send_log(2, start=3))
+    scenario.build("2026-01-07T00:00:00Z")  # does not wait for the reader
+    reader.stdin.write("\n")
+    reader.stdin.flush()
+    assert reader.stdout.readline().strip() == "6"  # the reader still sees its whole, old warehouse
+    reader.wait(timeout=30)
+    assert _count(warehouse, "select count(*) from marts.fct_message_status") == 10
+
+
+def test_two_runs_at_once_second_exits_clearly(tmp_path):
+    home = tmp_path / "home"
+    from sendlens.config import load_settings
+    from sendlens.lock import home_lock
+
+    settings = load_settings(home)
+    pipeline.init_home(settings)
+    with home_lock(settings.lock_file):  # a run in progress
+        p = _sendlens(home, "run")
+        out, err = p.communicate(timeout=60)
+    assert p.returncode == 75
+    assert "another sendlens command is running" in err
+
+
+def _fill_inbox(home: Path, n: int) -> None:
+    from tests.scenario import Scenario
+
+    s = Scenario(home)
+    pipeline.init_home(s.settings)
+    for kind, rows in (("deliveries", DELIVERIES), ("send_log", _send_log(n))):
+        path = s.write(kind, rows)
+        shutil.move(str(path), s.settings.inbox / kind / path.name)
+
+
+def test_run_ingests_archives_builds_and_exports(tmp_path):
+    home = tmp_path / "home"
+    _fill_inbox(home, 5)
+    p = _sendlens(home, "run", "--as-of", "2026-01-06T00:00:00Z")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    from sendlens.config import load_settings
+    s = load_settings(home)
+    assert not any((s.inbox / "send_log").iterdir())
+    assert len(list(s.archive.rglob("*.csv"))) == 2
+    assert _count(s.warehouse, "select count(*) from marts.fct_message_status") == 10
+    [export_dir] = list(s.exports.iterdir())
+    manifest = json.loads((export_dir / "manifest.json").read_text())
+    assert manifest["as_of"].startswith("2026-01-06 00:00:00")
+    assert {i["kind"] for i in manifest["inputs"]} == {"deliveries", "send_log"}
+    assert all(len(i["sha256"]) == 64 for i in manifest["inputs"])
+    assert manifest["row_counts"]["fct_message_status"] == 10
+    assert manifest["checks_passed"] is True
+    assert (export_dir / "report.html").exists() and (export_dir / "sendlens_report.xlsx").exists()
+    assert (export_dir / "data-quality" / "index.html").exists()
+    assert len(list(s.logs.glob("run-*.log"))) == 1
+    # addresses are masked by default
+    csv_text = (export_dir / "csv" / "fct_profile_history.csv").read_text() if (export_dir / "csv" / "fct_profile_history.csv").exists() else ""
+    assert "user1@example.com" not in csv_text
+    dim = export_dir / "csv" / "dim_address_quarantine.csv"
+    if dim.exists():
+        assert "u***@example.com" in dim.read_text() and "user1@example.com" not in dim.read_text()
+
+
+@pytest.mark.parametrize("phase", ["ingest", "build"])
+def test_kill_minus_9_then_clean_rerun(tmp_path, phase):
+    home = tmp_path / "home"
+    n = 200_000 if phase == "ingest" else 20_000
+    _fill_inbox(home, n)
+    from sendlens.config import load_settings
+    s = load_settings(home)
+    p = _sendlens(home, "run", "--as-of", "2026-01-06T00:00:00Z")
+    deadline = time.time() + 120
+    if phase == "ingest":
+        marker = lambda: (s.lake / "_tmp").exists() and any(p.name.startswith("2") for p in (s.lake / "_tmp").iterdir())  # noqa: E731
+    else:
+        marker = lambda: any(s.staging_dir.glob("build-*.duckdb"))  # noqa: E731
+    while time.time() < deadline and not marker():
+        time.sleep(0.005)
+    assert marker(), "the run never reached the phase to kill"
+    p.send_signal(signal.SIGKILL)
+    p.wait()
+    assert not s.warehouse.exists()  # nothing half-published
+    p = _sendlens(home, "run", "--as-of", "2026-01-06T00:00:00Z")
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    assert _count(s.warehouse, "select count(*) from staging.stg_send_log") == n
+    assert _count(s.warehouse, "select sum(rows_landed) from audit.ingest_batches where kind = 'send_log'") == n
+    assert _count(s.warehouse, "select count(*) from marts.fct_message_status") == 2 * n
