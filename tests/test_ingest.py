@@ -203,7 +203,7 @@ def test_crashed_ingest_leaves_nothing_visible(tmp_path):
     import time
     deadline = time.time() + 60
     tmp = settings.lake / "_tmp"
-    while time.time() < deadline and not (tmp.exists() and any(tmp.iterdir())):
+    while time.time() < deadline and not (tmp.exists() and any(p.name.startswith("2") for p in tmp.iterdir())):
         time.sleep(0.01)
     proc.kill()
     proc.wait()
