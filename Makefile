@@ -3,8 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+SPARK_STAMP := $(VENV)/.spark-stamp
 
-.PHONY: demo test setup browser bench clean
+.PHONY: demo test setup browser spark bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,10 +21,19 @@ browser:
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed and not root: the browser test will be skipped" >&2; fi; }
 
+# The optional Spark engine (`sendlens build --engine spark`, tests/test_spark.py): the `spark`
+# extra (PySpark, dbt-spark) and Java 17 or later, which is checked here.
+$(SPARK_STAMP): $(STAMP)
+	$(PY) -m pip install -q -e '.[test,spark]'
+	touch $(SPARK_STAMP)
+
+spark: $(SPARK_STAMP)
+	@$(PY) -m sendlens.spark || echo "the Spark test will be skipped" >&2
+
 demo: $(STAMP)
 	$(VENV)/bin/sendlens demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser spark
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)

@@ -107,9 +107,9 @@ def validation_sql(contract: Contract, raw_types: dict[str, str]) -> str:
         checks.append((column.name, err))
     field = "case " + " ".join(f"when ({e}) is not null then {_lit(f)}" for f, e in checks) + " end"
     reason = "coalesce(" + ", ".join(f"({e})" for _, e in checks) + ")"
-    raw_json = "to_json(struct_pack(" + ", ".join(
+    raw_json = "cast(to_json(struct_pack(" + ", ".join(
         f'"{c}" := cast("{c}" as varchar)' for c in raw_types
-    ) + "))" if raw_types else "'{}'"
+    ) + ")) as varchar)" if raw_types else "'{}'"
     return (
         f"select _row, {', '.join(parsed)}, {field} as _field, {reason} as _reason, "
         f"{raw_json} as _raw from raw"

@@ -42,6 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--kind", help="deliveries, send_log, exclusions, feedback, tracking, operators")
     s.add_argument("--source", choices=["ses", "sendgrid", "mailgun", "postmark", "sparkpost"],
                    help="read an email service provider's event export instead of a canonical kind")
+    s.add_argument("--delivery-field",
+                   help="with --source: the event field that names the delivery (see docs/esp-mapping.md)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
     s.add_argument("files", nargs="+", type=Path, metavar="FILE")
 
@@ -50,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
                                    "--as-of (default now); publish the warehouse only if all pass.")
     s.add_argument("--as-of", type=_timestamp, help="ISO 8601 instant, UTC unless an offset is given")
     s.add_argument("--full-refresh", action="store_true", help="rebuild everything from the lake")
+    s.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
+                   help="duckdb (default): publish the DuckDB warehouse; spark: run the same models "
+                        "on Apache Spark (extra `spark`, Java 17) and publish the marts as Parquet "
+                        "under <home>/warehouse/spark-marts/")
 
     s = sub.add_parser("compute-stats", help="refresh the deployment dashboard snapshot",
                        description="Like the 'Compute stats' button: refresh dash_delivery_kpis "
@@ -106,7 +112,12 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
     if cmd == "ingest":
         if not args.kind and not args.source:
             raise pipeline.SendlensError("ingest needs --kind KIND (or --source ESP)")
-        outcomes = pipeline.ingest(settings, args.kind or "", list(args.files), source=args.source)
+        if args.kind and args.source:
+            raise pipeline.SendlensError("give either --kind or --source, not both")
+        if args.delivery_field and not args.source:
+            raise pipeline.SendlensError("--delivery-field only applies with --source")
+        outcomes = pipeline.ingest(settings, args.kind or "", list(args.files), source=args.source,
+                                   delivery_field=args.delivery_field)
         for o in outcomes:
             for w in o.warnings:
                 print(f"sendlens: warning: {w}", file=sys.stderr)
@@ -118,7 +129,8 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
                       f"rejected {o.rows_rejected} (batch {o.batch_id})")
         return 0
     if cmd == "build":
-        result = pipeline.build(settings, args.as_of, progress=_progress, full_refresh=args.full_refresh)
+        result = pipeline.build(settings, args.as_of, progress=_progress, full_refresh=args.full_refresh,
+                                engine=args.engine)
         print(f"built as of {result.as_of.isoformat()} in {result.seconds:.1f}s: {result.warehouse}")
         return 0
     if cmd == "compute-stats":

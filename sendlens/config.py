@@ -49,6 +49,10 @@ class Settings:
     # resources
     memory_limit: str = field(default_factory=_default_memory_limit)
     threads: int = max(1, os.cpu_count() or 1)
+    # Apache Spark (`sendlens build --engine spark`, the optional `spark` extra): the master
+    # of the in-process session and its shuffle partitions (a few per core for local runs)
+    spark_master: str = "local[*]"
+    spark_shuffle_partitions: int = 4
 
     # ---- paths ----------------------------------------------------------------------------
     @property
@@ -62,6 +66,16 @@ class Settings:
     @property
     def warehouse(self) -> Path:
         return self.warehouse_dir / "sendlens.duckdb"
+
+    @property
+    def spark_marts(self) -> Path:
+        """The public marts of the last Spark build, as Parquet: ``<table>/part-*.parquet``."""
+        return self.warehouse_dir / "spark-marts"
+
+    @property
+    def spark_warehouse(self) -> Path:
+        """Spark's working tables (scratch, rebuilt by every Spark build)."""
+        return self.home / "spark-warehouse"
 
     @property
     def staging_dir(self) -> Path:

@@ -1,4 +1,4 @@
-"""Run dbt (the project at the repository root) against one DuckDB file."""
+"""Run dbt (the project at the repository root) against one DuckDB file, or on Spark."""
 
 from __future__ import annotations
 
@@ -40,9 +40,13 @@ def _env(settings: Settings, database: Path) -> dict[str, str]:
 
 
 def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[str, object],
-            progress: Callable[[str], None] | None = None) -> DbtResult:
-    """Run ``dbt <command>``; raise DbtFailed with a readable summary on failure."""
-    work = settings.staging_dir / "dbt"
+            progress: Callable[[str], None] | None = None, target: str = "duckdb",
+            extra_env: dict[str, str] | None = None) -> DbtResult:
+    """Run ``dbt <command>``; raise DbtFailed with a readable summary on failure.
+
+    ``target`` is a profiles.yml output (``duckdb``, the default, or ``spark``); ``extra_env``
+    adds environment variables the profile reads (the Spark session's settings)."""
+    work = settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}")
     args = [
         sys.executable, "-m", "dbt.cli.main", *command,
         "--project-dir", str(PROJECT_DIR),
@@ -52,8 +56,12 @@ def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[
         "--vars", json.dumps(vars_),
         "--log-format", "json",
     ]
+    if target != "duckdb":
+        args += ["--target", target]
+    env = _env(settings, database)
+    env.update(extra_env or {})
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env=_env(settings, database), cwd=str(PROJECT_DIR))
+                            env=env, cwd=str(PROJECT_DIR))
     lines: list[str] = []
     failures: list[str] = []
     assert proc.stdout is not None

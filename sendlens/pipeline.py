@@ -67,7 +67,7 @@ def init_home(settings: Settings) -> Lake:
 
 # ---- ingest ------------------------------------------------------------------------------
 def ingest(settings: Settings, kind: str, files: list[Path], source: str | None = None,
-           lock: bool = True) -> list[IngestOutcome]:
+           lock: bool = True, delivery_field: str | None = None) -> list[IngestOutcome]:
     """Land files of one kind (or an ESP export with ``source``). Stops at the first file that
     cannot be landed at all; files before it stay landed (each file is its own batch)."""
     if kind not in KINDS and source is None:
@@ -85,7 +85,7 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
                 try:
                     if source:
                         from ingest.esp import ingest_export  # optional ESP mappings
-                        outcomes.extend(ingest_export(con, lake, source, Path(f)))
+                        outcomes.extend(ingest_export(con, lake, source, Path(f), delivery_field=delivery_field))
                     else:
                         outcomes.append(ingest_file(con, lake, kind, Path(f)))
                 except IngestError as exc:
@@ -115,10 +115,21 @@ class BuildResult:
 DBT_BUILD_EXCLUDE = ["--exclude-resource-type", "unit_test"]
 
 
+ENGINES = ("duckdb", "spark")
+
+
 def build(settings: Settings, as_of: datetime | None = None, progress: Progress = _quiet,
-          lock: bool = True, run_checks: bool = True, full_refresh: bool = False) -> BuildResult:
+          lock: bool = True, run_checks: bool = True, full_refresh: bool = False,
+          engine: str = "duckdb") -> BuildResult:
+    """Build, check and publish. ``engine="spark"`` runs the same models and tests on Apache
+    Spark and publishes the marts as Parquet under ``<home>/warehouse/spark-marts/`` (the
+    DuckDB warehouse is left as it is; see sendlens/spark.py)."""
+    if engine not in ENGINES:
+        raise SendlensError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     as_of = as_of or utc_now()
     started = time.monotonic()
+    if engine == "spark":
+        return _build_spark(settings, as_of, progress, lock, run_checks, started)
     ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else _nullcontext()
     with ctx:
         init_home(settings)
@@ -138,6 +149,25 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             raise
     progress(f"published {settings.warehouse}")
     return BuildResult(as_of, settings.warehouse, time.monotonic() - started, checks)
+
+
+def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: bool,
+                 run_checks: bool, started: float) -> BuildResult:
+    from sendlens import spark
+
+    try:
+        spark.check_requirements()
+    except spark.SparkUnavailable as exc:
+        raise SendlensError(str(exc)) from None
+    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else _nullcontext()
+    with ctx:
+        init_home(settings)
+        try:
+            marts, checks = spark.build(settings, as_of, DBT_BUILD_EXCLUDE, progress, run_checks)
+        except DbtFailed as exc:
+            raise ChecksFailed(f"build on Spark failed; the published Spark marts are unchanged.\n{exc}") from None
+    progress(f"published {marts}")
+    return BuildResult(as_of, marts, time.monotonic() - started, checks)
 
 
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress) -> list[dict]:

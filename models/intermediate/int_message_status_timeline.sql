@@ -13,7 +13,10 @@
 --                                               efs: failed (soft)
 --       delivered                            -> sent                                both modes
 --   * no status event                        -> standard: sent; efs: pending
-with messages as (
+-- Messages without any feedback take a short path (one interval per mode from the relay);
+-- validity_end is a change point only for messages with a soft bounce (the only ones whose
+-- status can change then).
+with all_messages as (
     select * from {{ ref('int_messages') }}
     where is_relayed
 ),
@@ -22,9 +25,32 @@ events as (
     select * from {{ ref('int_feedback_events') }}
 ),
 
+event_summary as (
+    select
+        message_id,
+        max(case when outcome = 'soft_bounce' then 1 else 0 end) = 1 as has_soft_bounce
+    from events
+    group by message_id
+),
+
+messages as (
+    select all_messages.*, event_summary.has_soft_bounce
+    from all_messages
+    inner join event_summary
+        on all_messages.message_id = event_summary.message_id
+),
+
+quiet_messages as (
+    select all_messages.*
+    from all_messages
+    left join event_summary
+        on all_messages.message_id = event_summary.message_id
+    where event_summary.message_id is null
+),
+
 change_points as (
     select message_id, relayed_at as change_at, 0 as change_kind,
-        cast(null as bigint) as event_seq, cast(null as varchar) as outcome, false as is_status_event
+        cast(null as bigint) as event_seq, cast(null as {{ dbt.type_string() }}) as outcome, false as is_status_event
     from messages
     union all
     select message_id, known_at as change_at, 1 as change_kind,
@@ -32,9 +58,9 @@ change_points as (
     from events
     union all
     select message_id, greatest(validity_end_at, relayed_at) as change_at, 2 as change_kind,
-        cast(null as bigint) as event_seq, cast(null as varchar) as outcome, false as is_status_event
+        cast(null as bigint) as event_seq, cast(null as {{ dbt.type_string() }}) as outcome, false as is_status_event
     from messages
-    where validity_end_at is not null
+    where validity_end_at is not null and has_soft_bounce
 ),
 
 running as (
@@ -159,7 +185,25 @@ changes as (
         or coalesce(previous_failure_reason, '') <> coalesce(failure_reason, '')
 ),
 
-final as (
+quiet as (
+    select
+        message_id,
+        delivery_id,
+        profile_id,
+        modes.reporting_mode,
+        case when modes.reporting_mode = 'efs' then 'pending' else 'sent' end as status,
+        cast(null as {{ dbt.type_string() }}) as failure_type,
+        cast(null as {{ dbt.type_string() }}) as failure_reason,
+        'relayed' as status_cause,
+        cast(null as {{ dbt.type_string() }}) as cause_event_id,
+        relayed_at as valid_from,
+        cast(null as timestamp) as valid_to,
+        validity_end_at
+    from quiet_messages
+    cross join (select 'standard' as reporting_mode union all select 'efs' as reporting_mode) as modes
+),
+
+eventful as (
     select
         changes.message_id,
         messages.delivery_id,
@@ -178,6 +222,12 @@ final as (
     from changes
     inner join messages
         on changes.message_id = messages.message_id
+),
+
+final as (
+    select * from eventful
+    union all
+    select * from quiet
 )
 
 select * from final

@@ -47,7 +47,7 @@ change_points as (
         event_seq,
         0 as change_order,
         timer_cause as change_cause,
-        cast(null as varchar) as cause_event_id,
+        cast(null as {{ dbt.type_string() }}) as cause_event_id,
         'valid' as status,
         0 as error_count,
         previous_last_reason as last_reason,
@@ -72,7 +72,7 @@ change_points as (
                 then 'mailbox_full_release'
             else 'counter_reset'
         end as change_cause,
-        cast(null as varchar) as cause_event_id,
+        cast(null as {{ dbt.type_string() }}) as cause_event_id,
         'valid' as status,
         0 as error_count,
         last_reason,

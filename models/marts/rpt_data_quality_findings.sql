@@ -52,7 +52,7 @@ findings as (
     where event_at < relayed_at
     union all
     select 'feedback_unknown_message', 'feedback', feedback.event_id, feedback.message_id,
-        cast(null as varchar), 'message_id not in the sending log'
+        cast(null as {{ dbt.type_string() }}), 'message_id not in the sending log'
     from feedback
     left join messages on feedback.message_id = messages.message_id
     where messages.message_id is null
@@ -64,7 +64,7 @@ findings as (
     where messages.relayed_at is null
     union all
     select 'tracking_unknown_message', 'tracking', tracking.event_id, tracking.message_id,
-        cast(null as varchar), 'message_id not in the sending log'
+        cast(null as {{ dbt.type_string() }}), 'message_id not in the sending log'
     from tracking
     left join messages on tracking.message_id = messages.message_id
     where messages.message_id is null
@@ -74,13 +74,13 @@ findings as (
     from messages
     where not has_known_delivery
     union all
-    select 'duplicate_event', 'feedback', event_id, message_id, cast(null as varchar),
-        cast(copies as varchar) || ' copies received; counted once'
+    select 'duplicate_event', 'feedback', event_id, message_id, cast(null as {{ dbt.type_string() }}),
+        cast(copies as {{ dbt.type_string() }}) || ' copies received; counted once'
     from feedback
     where copies > 1
     union all
-    select 'duplicate_event', 'tracking', event_id, message_id, cast(null as varchar),
-        cast(copies as varchar) || ' copies received; counted once'
+    select 'duplicate_event', 'tracking', event_id, message_id, cast(null as {{ dbt.type_string() }}),
+        cast(copies as {{ dbt.type_string() }}) || ' copies received; counted once'
     from tracking
     where copies > 1
 ),

@@ -17,7 +17,7 @@ final as (
         message_id,
         event_at,
         coalesce(received_at, event_at) as received_at,
-        "type" as tracking_type,
+        {{ adapter.quote('type') }} as tracking_type,
         url,
         user_agent,
         copies,

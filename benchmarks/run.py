@@ -1,0 +1,158 @@
+"""End-to-end benchmark: generate N messages, then measure on this machine, in one run:
+
+  floor        one DuckDB scan of the generated files, every column touched
+  ingest       `sendlens ingest` of all six kinds
+  build        `sendlens build` (dbt models + tests + data-quality suites + publish)
+  incr ingest  a second batch of 1% new messages with their events
+  incr build   `sendlens build` again on top
+
+Prints rows, wall times, peak RSS, pipeline / floor and incremental / full.
+
+    .venv/bin/python benchmarks/run.py --messages 1000000 [--work /tmp/sendlens-bench]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import duckdb
+
+KINDS = ("operators", "deliveries", "send_log", "exclusions", "feedback", "tracking")
+RENAMES = {  # columns to prefix so the 1% batch never collides with the first one
+    "deliveries": ("delivery_id", "parent_delivery_id", "label"),
+    "send_log": ("message_id", "delivery_id"),
+    "exclusions": ("delivery_id",),
+    "feedback": ("event_id", "message_id"),
+    "tracking": ("event_id", "message_id"),
+    "operators": (),
+}
+
+
+def run_measured(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (GB) of a command and everything it starts."""
+    wrapper = (
+        "import resource, subprocess, sys, json, time\n"
+        "t = time.monotonic()\n"
+        "rc = subprocess.call(sys.argv[1:])\n"
+        "ru = resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "print(json.dumps({'rc': rc, 'seconds': time.monotonic() - t, 'maxrss_kb': ru.ru_maxrss}), file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", wrapper, *args], env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    last = proc.stderr.strip().splitlines()[-1]
+    info = json.loads(last)
+    if info["rc"] != 0:
+        sys.stderr.write(proc.stderr[-4000:])
+        raise SystemExit(f"failed: {' '.join(args)}")
+    return info["seconds"], info["maxrss_kb"] / 1024 / 1024
+
+
+def floor_scan(files: dict[str, Path]) -> float:
+    con = duckdb.connect()
+    started = time.monotonic()
+    for kind, path in files.items():
+        cols = [r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()]
+        touch = ", ".join(f"count(distinct hash(\"{c}\"))" for c in cols)
+        con.execute(f"select {touch} from read_parquet('{path}')").fetchall()
+    return time.monotonic() - started
+
+
+def increment(src: dict[str, Path], out: Path, fraction: float) -> dict[str, Path]:
+    """A 1% batch: the first `fraction` of messages with their events, ids prefixed 'b2-'."""
+    out.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    n = con.execute(f"select count(*) from read_parquet('{src['send_log']}')").fetchone()[0]
+    keep = max(1, int(n * fraction))
+    con.execute(f"create table msgs as select message_id from read_parquet('{src['send_log']}') limit {keep}")
+    paths = {}
+    for kind, path in src.items():
+        cols = [r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()]
+        select = ", ".join(
+            (f"case when \"{c}\" is null then null else 'b2-' || \"{c}\" end as \"{c}\"" if c in RENAMES[kind] else f'"{c}"')
+            for c in cols)
+        where = ""
+        if kind in ("send_log", "feedback", "tracking"):
+            where = "where message_id in (select message_id from msgs)"
+        elif kind in ("deliveries", "exclusions"):
+            where = (f"where delivery_id in (select delivery_id from read_parquet('{src['send_log']}') "
+                     "where message_id in (select message_id from msgs))")
+            if kind == "deliveries":
+                where += (f" or delivery_id in (select parent_delivery_id from read_parquet('{path}') where delivery_id in "
+                          f"(select delivery_id from read_parquet('{src['send_log']}') where message_id in (select message_id from msgs)))")
+        target = out / f"{kind}.parquet"
+        con.execute(f"copy (select {select} from read_parquet('{path}') {where}) to '{target}' (format parquet)")
+        paths[kind] = target
+    return paths
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/sendlens-bench"))
+    ap.add_argument("--as-of", default="2026-01-20T00:00:00Z")
+    args = ap.parse_args()
+
+    work = args.work / f"n{args.messages}"
+    if work.exists():
+        shutil.rmtree(work)
+    work.mkdir(parents=True)
+    home = work / "home"
+    env = dict(os.environ, SENDLENS_HOME=str(home))
+    sendlens = [sys.executable, "-m", "sendlens"]
+    results: list[tuple[str, float, float]] = []
+
+    t, rss = run_measured([*sendlens, "generate", "--messages", str(args.messages), "--seed", str(args.seed),
+                           "--out", str(work / "input")], env)
+    results.append(("generate", t, rss))
+    files = {k: work / "input" / f"{k}.parquet" for k in KINDS}
+    con = duckdb.connect()
+    rows = {k: con.execute(f"select count(*) from read_parquet('{p}')").fetchone()[0] for k, p in files.items()}
+    floor = floor_scan(files)
+    results.append(("floor (one scan, all columns)", floor, 0.0))
+
+    ingest_t, ingest_rss = 0.0, 0.0
+    for kind in KINDS:
+        t, rss = run_measured([*sendlens, "ingest", "--kind", kind, str(files[kind])], env)
+        ingest_t += t
+        ingest_rss = max(ingest_rss, rss)
+    results.append(("ingest (6 kinds)", ingest_t, ingest_rss))
+    build_t, build_rss = run_measured([*sendlens, "build", "--as-of", args.as_of], env)
+    results.append(("build (models, tests, checks, publish)", build_t, build_rss))
+
+    inc = increment(files, work / "input-1pct", 0.01)
+    inc_rows = con.execute(f"select count(*) from read_parquet('{inc['send_log']}')").fetchone()[0]
+    inc_ingest = 0.0
+    for kind in KINDS:
+        t, _ = run_measured([*sendlens, "ingest", "--kind", kind, str(inc[kind])], env)
+        inc_ingest += t
+    results.append(("incremental ingest (1%)", inc_ingest, 0.0))
+    inc_build, inc_rss = run_measured([*sendlens, "build", "--as-of", args.as_of], env)
+    results.append(("incremental build (1%)", inc_build, inc_rss))
+
+    pipeline = ingest_t + build_t
+    print(f"sendlens benchmark: {args.messages:,} messages, seed {args.seed}")
+    print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
+          f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB")
+    print("input rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
+    print(f"{'step':42s} {'seconds':>9s} {'peak RSS GB':>12s}")
+    for name, secs, rss in results:
+        print(f"{name:42s} {secs:9.1f} {rss:12.2f}")
+    print(f"pipeline (ingest + build) / floor: {pipeline / floor:.1f}x")
+    print(f"incremental ({inc_rows:,} new messages) ingest + build / full: "
+          f"{(inc_ingest + inc_build) / pipeline:.2f}; build alone {inc_build / build_t:.2f}")
+    size = sum(p.stat().st_size for p in home.rglob('*') if p.is_file())
+    print(f"home on disk: {size / 2**30:.2f} GiB")
+
+
+if __name__ == "__main__":
+    main()

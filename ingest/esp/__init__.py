@@ -1,0 +1,74 @@
+"""Imports of email-service-provider event exports (Amazon SES, SendGrid, Mailgun, Postmark,
+SparkPost) onto the canonical ``send_log``, ``feedback``, ``tracking`` and derived
+``deliveries`` rows. One module per provider maps parsed events (pure functions); ``writer``
+lands the result as one atomic batch. The mapping decisions: docs/esp-mapping.md.
+
+    ingest_export(con, lake, "sendgrid", Path("events.json"))  # -> [IngestOutcome]
+
+The delivery key (campaign, tag, category, configuration set) is taken from a configurable
+field: the ``delivery_field`` argument, else ``$SENDLENS_<SOURCE>_DELIVERY_FIELD``, else
+``$SENDLENS_ESP_DELIVERY_FIELD``, else the provider's default. It is a dotted path into the
+event (comma-separated alternatives are tried in order); a bare name is also looked up among
+the provider's custom metadata (SES message tags, SendGrid custom args, Mailgun user-variables,
+Postmark Metadata, SparkPost rcpt_meta).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import ModuleType
+
+import duckdb
+
+from ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
+from ingest.esp.common import Mapped, NotJson, delivery_paths, map_all, read_events
+from ingest.lake import Lake, sha256_of
+from ingest.land import IngestError, IngestOutcome
+
+PROVIDERS: dict[str, ModuleType] = {
+    "ses": ses,
+    "sendgrid": sendgrid,
+    "mailgun": mailgun,
+    "postmark": postmark,
+    "sparkpost": sparkpost,
+}
+SOURCES: tuple[str, ...] = tuple(PROVIDERS)
+
+
+def map_export(source: str, path: Path, delivery_field: str | None = None) -> Mapped:
+    """Read and map one export without writing anything (pure apart from reading the file)."""
+    provider = _provider(source)
+    try:
+        events = read_events(path)
+    except NotJson as exc:
+        raise IngestError(f"{path}: {exc}") from None
+    ctx = provider.context(delivery_paths(source, delivery_field, provider.DEFAULT_DELIVERY_FIELDS))
+    return map_all(source, events, provider.map_event, ctx)
+
+
+def ingest_export(con: duckdb.DuckDBPyConnection, lake: Lake, source: str, path: Path,
+                  delivery_field: str | None = None) -> list[IngestOutcome]:
+    """Land one provider export as one batch. Re-ingesting the same content is a no-op."""
+    from ingest.esp.writer import write_batch
+
+    _provider(source)
+    path = Path(path)
+    if not path.is_file():
+        raise IngestError(f"{path}: no such file")
+    sha = sha256_of(path)
+    earlier = lake.find_batch(con, source, sha)
+    if earlier is not None:
+        return [IngestOutcome(str(path), source, 0, 0, 0, "already_ingested", earlier.batch_id,
+                              [f"{path}: same content already ingested as batch {earlier.batch_id}; nothing landed"])]
+    mapped = map_export(source, path, delivery_field)
+    return [write_batch(con, lake, mapped, path, sha)]
+
+
+def _provider(source: str) -> ModuleType:
+    try:
+        return PROVIDERS[source]
+    except KeyError:
+        raise IngestError(f"unknown ESP source {source!r}; expected one of {', '.join(PROVIDERS)}") from None
+
+
+__all__ = ["ingest_export", "map_export", "PROVIDERS", "SOURCES"]
