@@ -19,8 +19,11 @@ from sendlens.config import Settings
 
 
 def new_build_path(settings: Settings, copy_current: bool = False) -> Path:
-    settings.staging_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.staging_dir / f"build-{uuid.uuid4().hex[:12]}.duckdb"
+    """A fresh build file. It is named like the published file (in its own folder) so that the
+    DuckDB catalog name dbt qualifies relations with stays `sendlens` after the swap."""
+    folder = settings.staging_dir / f"build-{uuid.uuid4().hex[:12]}"
+    folder.mkdir(parents=True, exist_ok=False)
+    path = folder / settings.warehouse.name
     if copy_current and settings.warehouse.exists():
         shutil.copyfile(settings.warehouse, path)
     return path
@@ -42,6 +45,7 @@ def publish(settings: Settings, build_path: Path) -> Path:
         os.close(fd)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     os.replace(build_path, settings.warehouse)
+    shutil.rmtree(build_path.parent, ignore_errors=True)
     dfd = os.open(settings.warehouse_dir, os.O_RDONLY)
     try:
         os.fsync(dfd)
@@ -51,13 +55,14 @@ def publish(settings: Settings, build_path: Path) -> Path:
 
 
 def discard(build_path: Path) -> None:
-    for p in (build_path, Path(str(build_path) + ".wal")):
-        if p.exists():
-            p.unlink()
+    shutil.rmtree(build_path.parent, ignore_errors=True)
 
 
 def sweep_stale_builds(settings: Settings) -> None:
     """Remove build files left by a killed run (only called while holding the home lock)."""
     if settings.staging_dir.exists():
-        for p in settings.staging_dir.glob("build-*.duckdb*"):
-            p.unlink(missing_ok=True)
+        for p in settings.staging_dir.glob("build-*"):
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)

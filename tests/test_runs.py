@@ -50,7 +50,7 @@ def test_failing_check_blocks_publishing_and_keeps_the_old_warehouse(scenario):
     assert "deliveries" in str(err.value) and "contact" in str(err.value)
     assert scenario.settings.warehouse.stat().st_ino == before
     assert scenario.one("select max(as_of) as a from marts.rpt_delivery_kpis")["a"].isoformat() == "2026-01-06T00:00:00"
-    assert not list(scenario.settings.staging_dir.glob("build-*.duckdb"))
+    assert not list(scenario.settings.staging_dir.glob("build-*"))
 
 
 def test_reader_holding_the_warehouse_open_never_blocks_or_sees_a_mix(scenario):
@@ -143,7 +143,7 @@ def test_kill_minus_9_then_clean_rerun(tmp_path, phase):
     if phase == "ingest":
         marker = lambda: (s.lake / "_tmp").exists() and any(p.name.startswith("2") for p in (s.lake / "_tmp").iterdir())  # noqa: E731
     else:
-        marker = lambda: any(s.staging_dir.glob("build-*.duckdb"))  # noqa: E731
+        marker = lambda: any(s.staging_dir.glob("build-*/sendlens.duckdb"))  # noqa: E731
     while time.time() < deadline and not marker():
         time.sleep(0.005)
     assert marker(), "the run never reached the phase to kill"
@@ -156,3 +156,14 @@ def test_kill_minus_9_then_clean_rerun(tmp_path, phase):
     assert _count(s.warehouse, "select count(*) from staging.stg_send_log") == n
     assert _count(s.warehouse, "select sum(rows_landed) from audit.ingest_batches where kind = 'send_log'") == n
     assert _count(s.warehouse, "select count(*) from marts.fct_message_status") == 2 * n
+
+
+def test_every_published_relation_is_queryable(scenario):
+    scenario.ingest("deliveries", DELIVERIES)
+    scenario.ingest("send_log", _send_log(2))
+    scenario.build("2026-01-06T00:00:00Z")
+    relations = scenario.query("select table_schema, table_name, table_type from information_schema.tables "
+                               "where table_schema in ('staging', 'intermediate', 'marts', 'audit')")
+    assert {r["table_name"] for r in relations} >= {"fct_message_status", "rpt_delivery_kpis", "ingest_batches", "stg_send_log"}
+    for r in relations:  # views too: they must not point at the build file's catalog
+        scenario.query(f'select count(*) from "{r["table_schema"]}"."{r["table_name"]}"')
