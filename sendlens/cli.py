@@ -51,7 +51,6 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the dbt models and tests and the data-quality suites as of "
                                    "--as-of (default now); publish the warehouse only if all pass.")
     s.add_argument("--as-of", type=_timestamp, help="ISO 8601 instant, UTC unless an offset is given")
-    s.add_argument("--full-refresh", action="store_true", help="rebuild everything from the lake")
     s.add_argument("--engine", choices=["duckdb", "spark"], default="duckdb",
                    help="duckdb (default): publish the DuckDB warehouse; spark: run the same models "
                         "on Apache Spark (extra `spark`, Java 17) and publish the marts as Parquet "
@@ -129,8 +128,7 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
                       f"rejected {o.rows_rejected} (batch {o.batch_id})")
         return 0
     if cmd == "build":
-        result = pipeline.build(settings, args.as_of, progress=_progress, full_refresh=args.full_refresh,
-                                engine=args.engine)
+        result = pipeline.build(settings, args.as_of, progress=_progress, engine=args.engine)
         print(f"built as of {result.as_of.isoformat()} in {result.seconds:.1f}s: {result.warehouse}")
         return 0
     if cmd == "compute-stats":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -75,7 +76,7 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
     for f in files:
         if not Path(f).is_file():
             raise SendlensError(f"{f}: no such file")
-    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else _nullcontext()
+    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
         lake = init_home(settings)
         con = connect(settings)
@@ -95,14 +96,6 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
             con.close()
 
 
-class _nullcontext:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
-
-
 # ---- build -------------------------------------------------------------------------------
 @dataclass
 class BuildResult:
@@ -119,7 +112,7 @@ ENGINES = ("duckdb", "spark")
 
 
 def build(settings: Settings, as_of: datetime | None = None, progress: Progress = _quiet,
-          lock: bool = True, run_checks: bool = True, full_refresh: bool = False,
+          lock: bool = True, run_checks: bool = True,
           engine: str = "duckdb") -> BuildResult:
     """Build, check and publish. ``engine="spark"`` runs the same models and tests on Apache
     Spark and publishes the marts as Parquet under ``<home>/warehouse/spark-marts/`` (the
@@ -130,7 +123,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
     started = time.monotonic()
     if engine == "spark":
         return _build_spark(settings, as_of, progress, lock, run_checks, started)
-    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else _nullcontext()
+    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
         init_home(settings)
         sweep_stale_builds(settings)
@@ -159,7 +152,7 @@ def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: 
         spark.check_requirements()
     except spark.SparkUnavailable as exc:
         raise SendlensError(str(exc)) from None
-    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else _nullcontext()
+    ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
         init_home(settings)
         try:
