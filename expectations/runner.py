@@ -163,6 +163,23 @@ def _load_suites(suites_dir: str) -> tuple[SuiteDef, ...]:
 
 
 # ---- Great Expectations ------------------------------------------------------------------
+def _import_great_expectations():
+    """Import GE without letting it import pyspark. We validate pandas batches only, and pyspark
+    (present with the optional spark extra) calls sys.exit(0) on import in a process whose
+    __main__ has neither __spec__ nor __file__ (``python -c``, pytest-xdist workers)."""
+    import sys
+
+    hide = "pyspark" not in sys.modules
+    if hide:
+        sys.modules["pyspark"] = None  # type: ignore[assignment]  # -> ImportError: "not installed"
+    try:
+        import great_expectations as gx
+    finally:
+        if hide and sys.modules.get("pyspark") is None:
+            del sys.modules["pyspark"]
+    return gx
+
+
 class _GX:
     """One ephemeral context with every suite, built once per ``validate_warehouse`` call."""
 
@@ -171,7 +188,7 @@ class _GX:
         gx_log = logging.getLogger("great_expectations")
         if gx_log.level == logging.NOTSET:  # GE logs INFO chatter about its temp docs site
             gx_log.setLevel(logging.WARNING)
-        import great_expectations as gx
+        gx = _import_great_expectations()
 
         self.ctx = gx.get_context(mode="ephemeral")
         try:
@@ -714,7 +731,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         defs = [s for s in defs if s.name in wanted]
 
     results: list[CheckResult] = []
-    con = duckdb.connect(str(db_path), read_only=True)
+    con = duckdb.connect(str(db_path), read_only=True, config={"enable_progress_bar": False})
     try:
         try:
             con.execute("set TimeZone = 'UTC'")

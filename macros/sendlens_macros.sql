@@ -13,7 +13,9 @@
     cast('{{ var("stats_at") if var("stats_at") else var("as_of") }}' as timestamp)
 {%- endmacro %}
 
-{#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here. -#}
+{#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here; the
+    Spark implementations of the dispatched macros are in spark.sql (spark__ wins over
+    default__ on Spark; default__ stays for other engines). -#}
 {% macro lake_scan(kind) -%}
     {{ return(adapter.dispatch('lake_scan', 'sendlens')(kind)) }}
 {%- endmacro %}

@@ -176,7 +176,7 @@ class Marts:
 
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(warehouse), read_only=True)
+    con = duckdb.connect(str(warehouse), read_only=True, config={"enable_progress_bar": False})
     try:
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:  # ICU not available: timestamps are naive UTC anyway

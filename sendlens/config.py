@@ -22,7 +22,7 @@ def _default_memory_limit() -> str:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return "4GB"
-    return f"{max(1, int(total * 0.5 / 2**30))}GB"
+    return f"{max(1, int(total * 0.25 / 2**30))}GB"
 
 
 @dataclass
@@ -53,6 +53,8 @@ class Settings:
     # of the in-process session and its shuffle partitions (a few per core for local runs)
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 4
+    # the in-process JVM: the quick (C1) compiler only, ~30% faster on short local builds
+    spark_java_options: str = "-XX:TieredStopAtLevel=1"
 
     # ---- paths ----------------------------------------------------------------------------
     @property
