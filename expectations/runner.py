@@ -731,7 +731,8 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         defs = [s for s in defs if s.name in wanted]
 
     results: list[CheckResult] = []
-    con = duckdb.connect(str(db_path), read_only=True, config={"enable_progress_bar": False})
+    con = duckdb.connect(str(db_path), read_only=True)
+    con.execute("set enable_progress_bar = false")
     try:
         try:
             con.execute("set TimeZone = 'UTC'")

@@ -176,7 +176,8 @@ class Marts:
 
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
-    con = duckdb.connect(str(warehouse), read_only=True, config={"enable_progress_bar": False})
+    con = duckdb.connect(str(warehouse), read_only=True)
+    con.execute("set enable_progress_bar = false")
     try:
         con.execute("SET TimeZone = 'UTC'")
     except duckdb.Error:  # ICU not available: timestamps are naive UTC anyway

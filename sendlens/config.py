@@ -53,8 +53,9 @@ class Settings:
     # of the in-process session and its shuffle partitions (a few per core for local runs)
     spark_master: str = "local[*]"
     spark_shuffle_partitions: int = 4
-    # the in-process JVM: the quick (C1) compiler only, ~30% faster on short local builds
-    spark_java_options: str = "-XX:TieredStopAtLevel=1"
+    # the in-process JVM: the quick (C1) compiler only, ~25% faster on short local builds; C1
+    # alone gets a 48 MB code cache by default, too small for Spark's generated code
+    spark_java_options: str = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 
     # ---- paths ----------------------------------------------------------------------------
     @property

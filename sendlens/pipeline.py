@@ -43,7 +43,8 @@ def _quiet(_: str) -> None:
 
 def connect(settings: Settings, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(database, config={"enable_progress_bar": False})
+    con = duckdb.connect(database)
+    con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")
     con.execute(f"set memory_limit = '{settings.memory_limit}'")
     con.execute(f"set temp_directory = '{settings.temp_dir}'")
