@@ -30,6 +30,10 @@ SEED = 11
 # outside the report window, the dashboard's hourly lag (a partial hour).
 AS_OF = "2026-01-07T10:30:00Z"
 UNIT_TESTS = 15  # models/intermediate/_unit_tests.yml
+# Email-service-provider exports land beside the canonical batches (lake/esp/): the lake scan
+# reads both folders in one pass on Spark, matched by column name.
+ESP_FIXTURES = Path(__file__).parent / "fixtures" / "esp"
+ESP_FILES = (("sendgrid", "sendgrid.json"), ("ses", "ses.jsonl"))
 
 
 def _spark_ready() -> str | None:
@@ -57,6 +61,8 @@ def built(tmp_path_factory):
     paths = pipeline.generate(home.parent / "sample", MESSAGES, SEED)
     for kind in pipeline.INGEST_ORDER:
         pipeline.ingest(settings, kind, [paths[kind]])
+    for source, name in ESP_FILES:
+        pipeline.ingest(settings, "", [ESP_FIXTURES / name], source=source)
     as_of = parse_timestamp(AS_OF)
     duck = pipeline.build(settings, as_of)
     duck_mtime = settings.warehouse.stat().st_mtime_ns
@@ -154,6 +160,9 @@ def test_sample_exercises_the_models(built):
         kpis = con.execute(f"select sum(machine_opens), sum(click_implied_opens), sum(hard_bounces), "
                            f"sum(soft_bounces) from read_parquet('{m}/rpt_delivery_kpis/*.parquet')").fetchone()
         assert all(v > 0 for v in kpis), kpis
+        messages = con.execute(
+            f"select count(*) from read_parquet('{m}/fct_profile_history/*.parquet')").fetchone()[0]
+        assert messages > MESSAGES  # the generated sample and the ESP exports' messages
         quarantine = con.execute(f"select count(distinct status) from "
                                  f"read_parquet('{m}/dim_address_quarantine/*.parquet')").fetchone()[0]
         assert quarantine >= 3
