@@ -94,9 +94,6 @@ class Lake:
     def batch_glob(self) -> str:
         return str(self.root / "*" / "batch_id=*" / "batch.parquet")
 
-    def rejected_glob(self) -> str:
-        return str(self.root / "*" / "batch_id=*" / "rejected.parquet")
-
     def ensure(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the lake with an empty schema-only batch per kind (idempotent)."""
         tmp = self.root / "_tmp"
@@ -152,10 +149,6 @@ class Lake:
     def new_batch_id(self, sha256: str) -> str:
         now = datetime.now(timezone.utc)
         return f"{now:%Y%m%dT%H%M%S%f}-{sha256[:8]}-{uuid.uuid4().hex[:4]}"
-
-    def find_batch_by_sha(self, con: duckdb.DuckDBPyConnection, source: str, sha256: str) -> BatchRecord | None:
-        """An ESP export already landed (same provider, same content)."""
-        return self.find_batch(con, source, sha256)
 
     def esp_staging_dir(self, batch_id: str) -> Path:
         """Where an ESP batch is written: one sub-folder per canonical kind (ESP_KINDS)."""
