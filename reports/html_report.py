@@ -273,22 +273,19 @@ def _header(ctx: ReportContext) -> str:
     tiles = []
     tiles.append(tile("Deliveries", f"{len(ctx.info):,}" if ctx.info else "–",
                       e("in the dashboard" if m.has("dash_delivery_kpis") else "in the report")))
+    def count_where(table: str, predicate: str) -> tuple[int, int]:
+        return m.con.execute(f"SELECT count(*) FILTER (WHERE {predicate}), count(*) FROM {m.ref(table)}").fetchone()
+
     if m.has_columns("rpt_kpi_reconciliation", "difference"):
-        n, tot = m.con.execute(
-            f"SELECT count(*) FILTER (WHERE coalesce(difference, 0) <> 0), count(*) "
-            f"FROM {m.ref('rpt_kpi_reconciliation')}").fetchone()
+        n, tot = count_where("rpt_kpi_reconciliation", "coalesce(difference, 0) <> 0")
         tiles.append(tile("KPI values that differ", f"{n:,}", e(f"of {tot:,} dashboard/report pairs"),
                           "warn" if n else "ok"))
     if m.has_columns("rpt_confirmation_audit", "finding"):
-        n, tot = m.con.execute(
-            f"SELECT count(*) FILTER (WHERE {_finding_pred(m)}), count(*) "
-            f"FROM {m.ref('rpt_confirmation_audit')}").fetchone()
+        n, tot = count_where("rpt_confirmation_audit", _finding_pred(m))
         tiles.append(tile("Audit findings", f"{n:,}", e(f"of {tot:,} deliveries"),
                           "bad" if n else "ok"))
     if m.has_columns("dim_address_quarantine", "status"):
-        n, tot = m.con.execute(
-            f"SELECT count(*) FILTER (WHERE lower(status) IN ('quarantine', 'denylisted')), count(*) "
-            f"FROM {m.ref('dim_address_quarantine')}").fetchone()
+        n, tot = count_where("dim_address_quarantine", "lower(status) IN ('quarantine', 'denylisted')")
         tiles.append(tile("Quarantined / denylisted", f"{n:,}", e(f"of {tot:,} known addresses")))
     checks = _checks(ctx)
     if checks is not None:

@@ -320,25 +320,13 @@ def _from_enhanced(subject: int, detail: int) -> str | None:
 def smtp_code(*texts: Any) -> str | None:
     """The SMTP reply code of a response ("550 5.1.1 ..." -> "550"), else its enhanced status
     code, else a bare numeric code the provider gave."""
-    for t in texts:
-        s = text(t)
-        if not s:
-            continue
-        m = _BASIC.search(s)
-        if m:
-            return m.group(1)
-    for t in texts:
-        s = text(t)
-        if not s:
-            continue
-        m = _ENHANCED.search(s)
-        if m:
-            return m.group(0)
-    for t in texts:
-        s = text(t)
-        if s and re.fullmatch(r"\d{3}", s):
-            return s
-    return None
+    values = [s for s in (text(t) for t in texts) if s]
+    for pattern, group in ((_BASIC, 1), (_ENHANCED, 0)):
+        for s in values:
+            m = pattern.search(s)
+            if m:
+                return m.group(group)
+    return next((s for s in values if re.fullmatch(r"\d{3}", s)), None)
 
 
 # ---- ids ----------------------------------------------------------------------------------
