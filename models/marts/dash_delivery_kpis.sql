@@ -18,13 +18,8 @@ with reporting_deliveries as (
     {% endif %}
 ),
 
-rollup as (
-    select * from {{ ref('int_delivery_rollup') }}
-),
-
 messages as (
-    select * from {{ ref('int_messages') }}
-    where counts_in_kpis
+    select * from {{ ref('int_reporting_messages') }}
 ),
 
 timeline as (
@@ -57,10 +52,8 @@ message_rows as (
         coalesce(hourly_tracking.open_copies, 0) as open_copies,
         coalesce(hourly_tracking.click_copies, 0) as click_copies
     from reporting_deliveries
-    inner join rollup
-        on reporting_deliveries.delivery_id = rollup.reporting_delivery_id
     inner join messages
-        on rollup.delivery_id = messages.delivery_id
+        on reporting_deliveries.delivery_id = messages.reporting_delivery_id
     left join timeline
         on messages.message_id = timeline.message_id
         and reporting_deliveries.own_reporting_mode = timeline.reporting_mode

@@ -1,11 +1,7 @@
 -- Per delivery, mode and recipient domain: the deliverability analyst's first question.
-with rollup as (
-    select * from {{ ref('int_delivery_rollup') }}
-),
-
-messages as (
-    select * from {{ ref('int_messages') }}
-    where counts_in_kpis and recipient_domain is not null
+with messages as (
+    select * from {{ ref('int_reporting_messages') }}
+    where recipient_domain is not null
 ),
 
 statuses as (
@@ -18,7 +14,7 @@ engagement as (
 
 per_domain as (
     select
-        rollup.reporting_delivery_id as delivery_id,
+        messages.reporting_delivery_id as delivery_id,
         statuses.reporting_mode,
         messages.recipient_domain,
         count(*) as sent,
@@ -31,8 +27,6 @@ per_domain as (
     from statuses
     inner join messages
         on statuses.message_id = messages.message_id
-    inner join rollup
-        on messages.delivery_id = rollup.delivery_id
     left join engagement
         on statuses.message_id = engagement.message_id
     group by 1, 2, 3

@@ -5,13 +5,8 @@ with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
 ),
 
-rollup as (
-    select * from {{ ref('int_delivery_rollup') }}
-),
-
 messages as (
-    select * from {{ ref('int_messages') }}
-    where counts_in_kpis
+    select * from {{ ref('int_reporting_messages') }}
 ),
 
 statuses as (
@@ -36,7 +31,7 @@ grid as (
 
 message_rows as (
     select
-        rollup.reporting_delivery_id,
+        messages.reporting_delivery_id,
         modes.reporting_mode,
         messages.message_id,
         messages.relayed_at is not null and messages.relayed_at <= {{ as_of() }} as is_sent,
@@ -56,9 +51,7 @@ message_rows as (
         coalesce(engagement.has_human_open, false) as has_human_open,
         coalesce(engagement.has_human_click, false) as has_human_click,
         coalesce(engagement.has_human_open_or_implied, false) as has_human_open_or_implied
-    from rollup
-    inner join messages
-        on rollup.delivery_id = messages.delivery_id
+    from messages
     cross join modes
     left join statuses
         on messages.message_id = statuses.message_id

@@ -18,13 +18,8 @@ report as (
     select * from {{ ref('rpt_delivery_kpis') }}
 ),
 
-rollup as (
-    select * from {{ ref('int_delivery_rollup') }}
-),
-
 messages as (
-    select * from {{ ref('int_messages') }}
-    where counts_in_kpis
+    select * from {{ ref('int_reporting_messages') }}
 ),
 
 timeline as (
@@ -62,8 +57,7 @@ instants as (
 delivery_messages as (
     select instants.*, messages.message_id, messages.relayed_at
     from instants
-    inner join rollup on instants.delivery_id = rollup.reporting_delivery_id
-    inner join messages on rollup.delivery_id = messages.delivery_id
+    inner join messages on instants.delivery_id = messages.reporting_delivery_id
 ),
 
 status_changes as (
