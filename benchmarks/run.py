@@ -94,62 +94,95 @@ def increment(src: dict[str, Path], out: Path, fraction: float) -> dict[str, Pat
     return paths
 
 
+STEPS = ("generate", "ingest", "build", "increment")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--work", type=Path, default=Path("/tmp/sendlens-bench"))
     ap.add_argument("--as-of", default="2026-01-20T00:00:00Z")
+    ap.add_argument("--resume", action="store_true",
+                    help="keep the work folder and skip the steps already measured (results.json)")
+    ap.add_argument("--stop-after", choices=STEPS, default="increment",
+                    help="stop after this step (a long run can be finished later with --resume)")
     args = ap.parse_args()
 
     work = args.work / f"n{args.messages}"
-    if work.exists():
+    state_file = work / "results.json"
+    if work.exists() and not args.resume:
         shutil.rmtree(work)
-    work.mkdir(parents=True)
+    work.mkdir(parents=True, exist_ok=True)
+    state: dict = json.loads(state_file.read_text()) if state_file.exists() else {"steps": {}}
+    steps: dict[str, list[float]] = state["steps"]
+
+    def record(name: str, secs: float, rss: float) -> None:
+        steps[name] = [secs, rss]
+        state_file.write_text(json.dumps(state, indent=2))
+        print(f"  {name}: {secs:.1f} s, peak RSS {rss:.2f} GB", file=sys.stderr, flush=True)
+
     home = work / "home"
     env = dict(os.environ, SENDLENS_HOME=str(home))
     sendlens = [sys.executable, "-m", "sendlens"]
-    results: list[tuple[str, float, float]] = []
-
-    t, rss = run_measured([*sendlens, "generate", "--messages", str(args.messages), "--seed", str(args.seed),
-                           "--out", str(work / "input")], env)
-    results.append(("generate", t, rss))
     files = {k: work / "input" / f"{k}.parquet" for k in KINDS}
+
+    if "generate" not in steps:
+        t, rss = run_measured([*sendlens, "generate", "--messages", str(args.messages), "--seed", str(args.seed),
+                               "--out", str(work / "input")], env)
+        record("generate", t, rss)
     con = duckdb.connect()
     rows = {k: con.execute(f"select count(*) from read_parquet('{p}')").fetchone()[0] for k, p in files.items()}
-    floor = floor_scan(files)
-    results.append(("floor (one scan, all columns)", floor, 0.0))
+    if "floor" not in steps:
+        record("floor", floor_scan(files), 0.0)
 
-    ingest_t, ingest_rss = 0.0, 0.0
-    for kind in KINDS:
-        t, rss = run_measured([*sendlens, "ingest", "--kind", kind, str(files[kind])], env)
-        ingest_t += t
-        ingest_rss = max(ingest_rss, rss)
-    results.append(("ingest (6 kinds)", ingest_t, ingest_rss))
-    build_t, build_rss = run_measured([*sendlens, "build", "--as-of", args.as_of], env)
-    results.append(("build (models, tests, checks, publish)", build_t, build_rss))
+    if "ingest" not in steps:
+        ingest_t, ingest_rss = 0.0, 0.0
+        for kind in KINDS:
+            t, rss = run_measured([*sendlens, "ingest", "--kind", kind, str(files[kind])], env)
+            ingest_t += t
+            ingest_rss = max(ingest_rss, rss)
+        record("ingest", ingest_t, ingest_rss)
+    if args.stop_after in ("generate", "ingest"):
+        return
+    if "build" not in steps:
+        record("build", *run_measured([*sendlens, "build", "--as-of", args.as_of], env))
+    if args.stop_after == "build":
+        return
 
     inc = increment(files, work / "input-1pct", 0.01)
     inc_rows = con.execute(f"select count(*) from read_parquet('{inc['send_log']}')").fetchone()[0]
-    inc_ingest = 0.0
-    for kind in KINDS:
-        t, _ = run_measured([*sendlens, "ingest", "--kind", kind, str(inc[kind])], env)
-        inc_ingest += t
-    results.append(("incremental ingest (1%)", inc_ingest, 0.0))
-    inc_build, inc_rss = run_measured([*sendlens, "build", "--as-of", args.as_of], env)
-    results.append(("incremental build (1%)", inc_build, inc_rss))
+    if "incremental ingest" not in steps:
+        inc_ingest = 0.0
+        for kind in KINDS:
+            t, _ = run_measured([*sendlens, "ingest", "--kind", kind, str(inc[kind])], env)
+            inc_ingest += t
+        record("incremental ingest", inc_ingest, 0.0)
+    if "incremental build" not in steps:
+        record("incremental build", *run_measured([*sendlens, "build", "--as-of", args.as_of], env))
 
-    pipeline = ingest_t + build_t
+    labels = {
+        "generate": "generate",
+        "floor": "floor (one scan, all columns)",
+        "ingest": "ingest (6 kinds)",
+        "build": "build (models, tests, checks, publish)",
+        "incremental ingest": "incremental ingest (1%)",
+        "incremental build": "incremental build (1%)",
+    }
     print(f"sendlens benchmark: {args.messages:,} messages, seed {args.seed}")
     print(f"machine: {platform.platform()}, {os.cpu_count()} cores, "
           f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB")
     print("input rows: " + ", ".join(f"{k} {v:,}" for k, v in rows.items()))
     print(f"{'step':42s} {'seconds':>9s} {'peak RSS GB':>12s}")
-    for name, secs, rss in results:
-        print(f"{name:42s} {secs:9.1f} {rss:12.2f}")
+    for key, label in labels.items():
+        secs, rss = steps[key]
+        print(f"{label:42s} {secs:9.1f} {rss:12.2f}")
+    floor = steps["floor"][0]
+    pipeline = steps["ingest"][0] + steps["build"][0]
+    inc_total = steps["incremental ingest"][0] + steps["incremental build"][0]
     print(f"pipeline (ingest + build) / floor: {pipeline / floor:.1f}x")
     print(f"incremental ({inc_rows:,} new messages) ingest + build / full: "
-          f"{(inc_ingest + inc_build) / pipeline:.2f}; build alone {inc_build / build_t:.2f}")
+          f"{inc_total / pipeline:.2f}; build alone {steps['incremental build'][0] / steps['build'][0]:.2f}")
     size = sum(p.stat().st_size for p in home.rglob('*') if p.is_file())
     print(f"home on disk: {size / 2**30:.2f} GiB")
 
