@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="duckdb (default): publish the DuckDB warehouse; spark: run the same models "
                         "on Apache Spark (extra `spark`, Java 17) and publish the marts as Parquet "
                         "under <home>/warehouse/spark-marts/")
+    s.add_argument("--full-refresh", action="store_true",
+                   help="rebuild every model from the whole lake instead of only what new batches "
+                        "or a later as_of change (same result, slower)")
 
     s = sub.add_parser("compute-stats", help="refresh the deployment dashboard snapshot",
                        description="Like the 'Compute stats' button: refresh dash_delivery_kpis "
@@ -128,8 +131,10 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
                       f"rejected {o.rows_rejected} (batch {o.batch_id})")
         return 0
     if cmd == "build":
-        result = pipeline.build(settings, args.as_of, progress=_progress, engine=args.engine)
-        print(f"built as of {result.as_of.isoformat()} in {result.seconds:.1f}s: {result.warehouse}")
+        result = pipeline.build(settings, args.as_of, progress=_progress, engine=args.engine,
+                                full_refresh=args.full_refresh)
+        print(f"built ({result.mode}) as of {result.as_of.isoformat()} in {result.seconds:.1f}s: "
+              f"{result.warehouse}")
         return 0
     if cmd == "compute-stats":
         path = pipeline.compute_stats(settings, args.at, args.delivery, progress=_progress)

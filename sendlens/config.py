@@ -123,6 +123,7 @@ class Settings:
             "quarantine_max_errors": self.quarantine_max_errors,
             "quarantine_counter_reset_days": self.quarantine_counter_reset_days,
             "quarantine_mailbox_full_release_days": self.quarantine_mailbox_full_release_days,
+            "late_event_lookback_days": self.late_event_lookback_days,
         }
 
 

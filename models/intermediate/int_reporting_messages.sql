@@ -1,5 +1,6 @@
 -- Every message that counts in the KPIs (proofs and test profiles left out), once under each
 -- reporting delivery it counts in: its own delivery and, for a recurring execution, its parent.
+{{ config(materialized=projection_materialization()) }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
 ),

@@ -2,14 +2,15 @@
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         unique_key='delivery_id',
-        incremental_strategy='delete+insert'
+        incremental_strategy='delete+insert',
+        full_refresh=(var('stats_delivery_id', '') == '')
     )
 }}
 -- The quick-look deployment dashboard: one row per delivery in its own reporting mode, a
 -- snapshot at stats_computed_at (`sendlens build --as-of T` refreshes every delivery at T;
 -- `sendlens compute-stats [--delivery ID] [--at T]` refreshes all or one, like the "Compute
--- stats" button). Statuses are the sending logs' at that instant; open rate and CTR count
--- tracking received before the last full hour (hourly refresh), every event as it came:
+-- stats" button; only the one-delivery refresh keeps the other deliveries' rows). Statuses
+-- are the sending logs' at that instant; open rate and CTR count tracking received before the last full hour (hourly refresh), every event as it came:
 -- no click-implied opens, no report window, no machine filter.
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}

@@ -1,6 +1,8 @@
 -- Every status interval of every message under both modes, as known at the build's as_of:
 -- the status at any earlier instant T is
 --   where valid_from <= T and (valid_to is null or valid_to > T).
+-- A view on DuckDB: the knowledge-time timeline (kept between builds) cut at as_of.
+{{ config(materialized=projection_materialization()) }}
 with timeline as (
     select * from {{ ref('int_message_status_timeline') }}
 ),

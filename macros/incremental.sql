@@ -1,0 +1,94 @@
+{#- Incremental builds (sendlens/incremental.py decides the mode; see DECISIONS.md).
+
+    A per-message model is recomputed, on an incremental build, only for the messages in
+    int_changed_messages; its other rows are kept from the published warehouse the build
+    started from. On Spark, and on a full build, every model is rebuilt whole. -#}
+
+{% macro is_incremental_build() -%}
+    {{ return(var('build_mode', 'full') == 'incremental' and target.type != 'spark') }}
+{%- endmacro %}
+
+{#- The materialization of a model kept between builds (a table on Spark). -#}
+{% macro kept_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
+{#- Pre-hook of a kept model: drop the rows of the keys about to be recomputed (all of them,
+    also those that now produce no row). The model then appends the recomputed rows. -#}
+{% macro delete_changed(key, changed_model) -%}
+    {%- if is_incremental() -%}
+    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ ref(changed_model) }})
+    {%- else -%}
+    select 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A filter to the changed keys on incremental runs (nothing on full ones). -#}
+{% macro only_changed(key, changed_model, column=none) -%}
+    {%- if is_incremental() -%}
+    {{ column or key }} in (select {{ key }} from {{ ref(changed_model) }})
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- For tests on large kept tables: test the recomputed rows only on incremental builds (the
+    kept rows passed when they were built; a key is recomputed whole, so uniqueness and
+    intervals within a key hold table-wide when they hold for the recomputed keys). -#}
+{% macro changed_rows_filter(key='message_id', changed='int_changed_messages') -%}
+    {%- if is_incremental_build() -%}
+    {{ key }} in (select {{ key }} from intermediate.{{ changed }})
+    {%- else -%}
+    1 = 1
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The batches landed since the published build (their files, for one kind), always with
+    the kind's empty schema batch so the scan has a schema when nothing new landed. -#}
+{% macro lake_scan_new(kind) -%}
+    {%- set files = var('new_batch_files', {}).get(kind, []) -%}
+    read_parquet([
+        '{{ var("lake_root") }}/{{ kind }}/batch_id=0-empty/data/*.parquet'
+        {%- for f in files %}, '{{ f }}'{% endfor %}
+    ], hive_partitioning = false, union_by_name = true)
+{%- endmacro %}
+
+{#- The as_of window an incremental build moves across: (as_of_moved_from, as_of]. -#}
+{% macro in_moved_window(ts) -%}
+    {%- if var('as_of_moved_from', '') -%}
+    ({{ ts }} > cast('{{ var("as_of_moved_from") }}' as timestamp) and {{ ts }} <= {{ as_of() }})
+    {%- else -%}
+    false
+    {%- endif -%}
+{%- endmacro %}
+
+{#- A public mart that only projects a kept table at as_of: a view on DuckDB (nothing to
+    store twice), a table on Spark (its marts are published as Parquet). -#}
+{% macro projection_materialization() -%}
+    {{ return('table' if target.type == 'spark' else 'view') }}
+{%- endmacro %}
+
+{#- dbt's test relation (overrides the built-in get_where_subquery, same behaviour plus one
+    rule): on an incremental build, a test of a large per-message model sees only the
+    recomputed messages. The kept rows passed these tests when they were built, and a message
+    is always recomputed whole, so keys and intervals unique within the recomputed messages
+    are unique table-wide. Aggregates (the reports) are rebuilt whole and tested whole. -#}
+{% macro default__get_where_subquery(relation) -%}
+    {%- set per_message = [
+        'stg_send_log', 'stg_feedback', 'stg_tracking',
+        'int_messages', 'int_feedback_events', 'int_message_status_timeline', 'int_tracking_events',
+        'int_message_engagement', 'int_profile_message_activity', 'int_message_status_current',
+        'int_profile_history', 'int_reporting_messages',
+        'fct_message_status', 'fct_message_status_history', 'fct_profile_history'] -%}
+    {%- set conditions = [] -%}
+    {%- set where = config.get('where', '') -%}
+    {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- if is_incremental_build() and relation.identifier in per_message -%}
+        {%- do conditions.append('message_id in (select message_id from ' ~ relation.database ~ '.intermediate.int_changed_messages)') -%}
+    {%- endif -%}
+    {%- if conditions -%}
+        {%- do return('(select * from ' ~ relation ~ ' where ' ~ (conditions | join(' and ')) ~ ') dbt_subquery') -%}
+    {%- else -%}
+        {%- do return(relation) -%}
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,142 @@
+"""Deciding how a build runs: incrementally on top of the published warehouse, or in full.
+
+An incremental build starts from a copy of the published warehouse and recomputes only the
+messages that new data (batches landed since that warehouse was built) or a later as_of can
+change; everything else is kept. It is only taken when it gives exactly what a full build
+would: the published warehouse must come from the same models, macros, seeds and settings
+(the *fingerprint*), every batch it was built from must still be in the lake, and as_of must
+not go back in time. Otherwise, or with ``--full-refresh``, the build is a full one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+from ingest.lake import EMPTY_BATCH, ESP_DIR, ESP_KINDS
+from sendlens.config import PROJECT_DIR, Settings, iso
+
+STATE_TABLE = "audit.build_state"
+# dbt vars that change from build to build without changing what the kept rows mean.
+_PER_BUILD_VARS = {"as_of", "stats_at", "stats_delivery_id", "build_mode", "previous_as_of",
+                   "new_batch_files"}
+_FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml")
+
+
+@dataclass
+class BuildPlan:
+    mode: str                      # "full" or "incremental"
+    reason: str                    # why, for the progress log
+    previous_as_of: datetime | None = None
+    new_batch_files: dict[str, list[str]] = field(default_factory=dict)
+    new_batches: int = 0
+    as_of_moved: bool = False
+
+    @property
+    def incremental(self) -> bool:
+        return self.mode == "incremental"
+
+    def dbt_vars(self) -> dict[str, object]:
+        return {
+            "build_mode": self.mode,
+            # set only when as_of moved forward: the window (as_of_moved_from, as_of]
+            "as_of_moved_from": iso(self.previous_as_of) if self.as_of_moved else "",
+            "new_batch_files": self.new_batch_files,
+        }
+
+
+def fingerprint(settings: Settings, as_of: datetime) -> str:
+    """What the kept rows depend on besides the data: model code and settings."""
+    digest = hashlib.sha256()
+    vars_ = {k: v for k, v in settings.dbt_vars(as_of).items() if k not in _PER_BUILD_VARS}
+    vars_.pop("lake_root", None)
+    digest.update(json.dumps(vars_, sort_keys=True).encode())
+    for name in _FINGERPRINTED:
+        root = PROJECT_DIR / name
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
+        for path in files:
+            digest.update(str(path.relative_to(PROJECT_DIR)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def lake_batches(lake: Path) -> dict[str, Path]:
+    """Every landed batch folder by batch id (canonical kinds and ESP exports)."""
+    found: dict[str, Path] = {}
+    for folder in lake.glob("*/batch_id=*"):
+        if folder.name == EMPTY_BATCH or not folder.is_dir() or folder.parent.name == "_tmp":
+            continue
+        found[folder.name.removeprefix("batch_id=")] = folder
+    return found
+
+
+def _batch_files(folder: Path) -> dict[str, str]:
+    """kind -> Parquet glob of one batch folder (ESP batches hold several kinds)."""
+    if folder.parent.name == ESP_DIR:
+        return {kind: str(folder / kind / "*.parquet") for kind in ESP_KINDS
+                if any((folder / kind).glob("*.parquet"))}
+    if any((folder / "data").glob("*.parquet")):
+        return {folder.parent.name: str(folder / "data" / "*.parquet")}
+    return {}
+
+
+def read_state(warehouse: Path) -> tuple[dict | None, set[str]]:
+    """The published warehouse's build state and the batch ids it was built from."""
+    if not warehouse.exists():
+        return None, set()
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+        if STATE_TABLE not in tables or "audit.ingest_batches" not in tables:
+            return None, set()
+        row = con.execute(f"select fingerprint, as_of from {STATE_TABLE}").fetchone()
+        batches = {r[0] for r in con.execute("select distinct batch_id from audit.ingest_batches").fetchall()}
+    finally:
+        con.close()
+    if row is None:
+        return None, set()
+    return {"fingerprint": row[0], "as_of": row[1]}, batches
+
+
+def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) -> BuildPlan:
+    if full_refresh:
+        return BuildPlan("full", "--full-refresh")
+    state, built = read_state(settings.warehouse)
+    if state is None:
+        return BuildPlan("full", "no published warehouse with a build state")
+    if state["fingerprint"] != fingerprint(settings, as_of):
+        return BuildPlan("full", "models or settings changed since the published build")
+    previous_as_of: datetime = state["as_of"]
+    naive_as_of = datetime.fromisoformat(iso(as_of))
+    if naive_as_of < previous_as_of:
+        return BuildPlan("full", f"as_of {iso(as_of)} is before the published build's {iso(previous_as_of)}")
+    batches = lake_batches(settings.lake)
+    missing = built - set(batches)
+    if missing:
+        return BuildPlan("full", f"{len(missing)} batch(es) of the published build are no longer in the lake")
+    new_files: dict[str, list[str]] = {}
+    new_ids = sorted(set(batches) - built)
+    for batch_id in new_ids:
+        for kind, glob in _batch_files(batches[batch_id]).items():
+            new_files.setdefault(kind, []).append(glob)
+    moved = naive_as_of > previous_as_of
+    return BuildPlan("incremental", f"{len(new_ids)} new batch(es) since the published build"
+                     + (f", as_of moved from {iso(previous_as_of)}" if moved else ""),
+                     previous_as_of, new_files, len(new_ids), moved)
+
+
+def write_state(database: Path, settings: Settings, as_of: datetime, plan: BuildPlan) -> None:
+    con = duckdb.connect(str(database))
+    try:
+        con.execute(f"create or replace table {STATE_TABLE} (fingerprint varchar, as_of timestamp, "
+                    "mode varchar, reason varchar, new_batches integer)")
+        con.execute(f"insert into {STATE_TABLE} values (?, cast(? as timestamp), ?, ?, ?)",
+                    [fingerprint(settings, as_of), iso(as_of), plan.mode, plan.reason, plan.new_batches])
+    finally:
+        con.close()
