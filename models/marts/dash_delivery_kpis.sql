@@ -10,8 +10,9 @@
 -- snapshot at stats_computed_at (`sendlens build --as-of T` refreshes every delivery at T;
 -- `sendlens compute-stats [--delivery ID] [--at T]` refreshes all or one, like the "Compute
 -- stats" button; only the one-delivery refresh keeps the other deliveries' rows). Statuses
--- are the sending logs' at that instant; open rate and CTR count tracking received before the last full hour (hourly refresh), every event as it came:
--- no click-implied opens, no report window, no machine filter.
+-- are the sending logs' at that instant; open rate and CTR count tracking received before the
+-- last full hour (hourly refresh), every event as it came: no click-implied opens, no report
+-- window, no machine filter.
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
     {% if is_incremental() and var('stats_delivery_id') %}
