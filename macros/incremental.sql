@@ -69,8 +69,8 @@
 {%- endmacro %}
 
 {#- dbt's test relation (overrides the built-in get_where_subquery, same behaviour plus one
-    rule): on an incremental build, a test of a large per-message model sees only the
-    recomputed messages. The kept rows passed these tests when they were built, and a message
+    rule): on an incremental build, a test of a large per-message (per-address) model sees only
+    the recomputed messages (addresses). The kept rows passed these tests when they were built, and a message
     is always recomputed whole, so keys and intervals unique within the recomputed messages
     are unique table-wide. Aggregates (the reports) are rebuilt whole and tested whole. -#}
 {% macro default__get_where_subquery(relation) -%}
@@ -83,8 +83,13 @@
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
+    {%- set per_address = [
+        'int_quarantine_addresses', 'int_quarantine_events', 'int_quarantine_states',
+        'int_address_quarantine', 'fct_address_quarantine_history', 'dim_address_quarantine'] -%}
     {%- if is_incremental_build() and relation.identifier in per_message -%}
         {%- do conditions.append('message_id in (select message_id from ' ~ relation.database ~ '.intermediate.int_changed_messages)') -%}
+    {%- elif is_incremental_build() and relation.identifier in per_address -%}
+        {%- do conditions.append('address in (select address from ' ~ relation.database ~ '.intermediate.int_changed_addresses)') -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ (conditions | join(' and ')) ~ ') dbt_subquery') -%}

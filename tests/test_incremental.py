@@ -37,7 +37,7 @@ def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]
     return con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = ? "
         "and schema_name in ('marts', 'intermediate', 'audit') "
-        "and table_name not in ('build_state', 'int_changed_messages') "
+        "and table_name not in ('build_state', 'int_changed_messages', 'int_changed_addresses') "
         "union all select schema_name, view_name from duckdb_views() where database_name = ? "
         "and schema_name = 'marts' order by 1, 2", [db, db]).fetchall()
 
@@ -109,27 +109,30 @@ def history(tmp_path_factory):
     return {"settings": settings, **steps}
 
 
-def _changed(db: Path) -> tuple[int, int, str]:
+def _changed(db: Path) -> tuple[int, int, str, int, int]:
     con = duckdb.connect(str(db), read_only=True)
     try:
-        changed, messages = con.execute(
+        changed, messages, changed_addresses, addresses = con.execute(
             "select (select count(*) from intermediate.int_changed_messages), "
-            "(select count(*) from intermediate.int_messages)").fetchone()
+            "(select count(*) from intermediate.int_messages), "
+            "(select count(*) from intermediate.int_changed_addresses), "
+            "(select count(*) from intermediate.int_quarantine_addresses)").fetchone()
         reason = con.execute("select reason from audit.build_state").fetchone()[0]
     finally:
         con.close()
-    return changed, messages, reason
+    return changed, messages, reason, changed_addresses, addresses
 
 
 def test_builds_after_the_first_are_incremental(history):
     assert history["step1"].mode == "full"
     assert [history[s].mode for s in ("step2", "step3", "step4")] == ["incremental"] * 3
-    changed, messages, reason = _changed(history["step4_db"])
+    changed, messages, reason, changed_addresses, addresses = _changed(history["step4_db"])
     # late data at T4: its 400 messages (and the few never relayed) are recomputed, the
-    # settled rest is kept
+    # settled rest is kept; so are their addresses' quarantine states
     assert 400 <= changed < messages / 2
-    assert "1 new batch" not in reason and "new batch" in reason and "as_of moved" in reason
-    changed, messages, reason = _changed(history["step3_db"])
+    assert 0 < changed_addresses < addresses / 2
+    assert "3 new batch" in reason and "as_of moved" in reason
+    changed, messages, reason, _, _ = _changed(history["step3_db"])
     assert "0 new batch" in reason and "as_of moved" in reason
 
 

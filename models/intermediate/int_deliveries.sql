@@ -6,7 +6,7 @@ with deliveries as (
 ),
 
 referenced as (
-    select distinct delivery_id from {{ ref('stg_send_log') }}
+    select distinct delivery_id from {{ ref('int_messages') }}
 ),
 
 all_ids as (

@@ -3,6 +3,7 @@
 -- 3.5 days), contact_date + validity_hours for SMS and push. Messages whose delivery is
 -- unknown are kept (no validity_end: they never expire) and reported as findings.
 -- depends_on: {{ ref('int_changed_messages') }}
+-- depends_on: {{ ref('int_changed_addresses') }}
 {{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
 with send_log as (
     select * from {{ ref('stg_send_log') }}

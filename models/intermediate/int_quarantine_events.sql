@@ -9,8 +9,11 @@
 -- (int_feedback_events), 'not defined' when the MTA gave none, 'denylisted' for a complaint.
 -- A run of consecutive successes is kept as its first success only: a success after a
 -- success can never change an address's state.
+-- depends_on: {{ ref('int_changed_addresses') }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
 with messages as (
     select * from {{ ref('int_messages') }}
+    where {{ only_changed('address', 'int_changed_addresses') }}
 ),
 
 feedback as (
@@ -20,7 +23,7 @@ feedback as (
 ),
 
 complaints as (
-    select * from {{ ref('stg_tracking') }}
+    select * from {{ ref('int_tracking_events') }}
     where tracking_type = 'complaint'
         and received_at <= {{ as_of() }}
 ),

@@ -24,7 +24,7 @@ sends as (
         count(*) as messages,
         count(case when relayed_at <= {{ as_of() }} then 1 end) as sent_messages,
         min(case when relayed_at <= {{ as_of() }} then relayed_at end) as first_relayed_at
-    from {{ ref('stg_send_log') }}
+    from {{ ref('int_messages') }}
     group by delivery_id
 ),
 

@@ -8,7 +8,7 @@ with exclusions as (
 ),
 
 send_log as (
-    select distinct delivery_id, address from {{ ref('stg_send_log') }}
+    select distinct delivery_id, address from {{ ref('int_messages') }}
 ),
 
 deliveries as (
