@@ -511,7 +511,7 @@ def _naive_utc(ts: datetime) -> datetime:
 # ---- running a suite ----------------------------------------------------------------------
 def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Warehouse,
                lake_globs: dict[str, str] | None, chunk_rows: int,
-               changed_messages: str | None = None) -> CheckResult:
+               changed: dict[str, str] | None = None) -> CheckResult:
     started = time.monotonic()
     # Where the rows are, and how to select the suite's columns under their contract names.
     if s.source == "landing":
@@ -546,10 +546,11 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
         elif s.staging_columns.get(col) in available and relation.startswith(STAGING_SCHEMA):
             select.append(f"{_ident(s.staging_columns[col])} as {_ident(col)}")
     sql = f"select {', '.join(select) if select else '*'} from {relation}"
-    if changed_messages and "message_id" in available:
-        # an incremental build: the rows of the recomputed messages (the kept ones passed)
-        sql += f" where message_id in (select message_id from {changed_messages})"
-        label += " (recomputed messages)"
+    key = next((k for k in (changed or {}) if k in available), None)
+    if key is not None:
+        # an incremental build: the rows of the recomputed keys (the kept ones passed)
+        sql += f" where {_ident(key)} in (select {_ident(key)} from {changed[key]})"
+        label += f" (recomputed {key} only)"
     if not select:  # none of the suite's columns: validate an empty frame (columns missing)
         sql = f"select * from {relation} limit 0"
 
@@ -630,7 +631,7 @@ def _cross_status_vs_log(con, wh: _Warehouse, log: str | None, as_of: datetime,
     if log is None:
         return _skip("no sending log (staging.stg_send_log missing, no send_log lake glob)")
     only = (f"and message_id in (select message_id from {changed_messages})"
-            if changed_messages else "")
+            if changed_messages else "")  # an incremental build: the recomputed messages
     sql = f"""
         with relayed as (
             select distinct message_id from {log}
@@ -717,13 +718,14 @@ _RULES: dict[str, list[tuple[str, str]]] = {
 def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, str] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
-                       changed_messages: str | None = None) -> CheckReport:
+                       changed: dict[str, str] | None = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
-    kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. ``changed_messages``
-    names a table of message_id (an incremental build's recomputed messages): per-message
-    tables are then validated on those messages only. With ``docs_dir``,
+    kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. ``changed`` maps a
+    key column to a table of its recomputed values (an incremental build's, e.g. message_id
+    -> intermediate.int_changed_messages): a table with one of those columns (the first in
+    the mapping's order) is then validated on those keys only. With ``docs_dir``,
     a self-contained ``index.html`` describing every result is written there.
     """
     started = time.monotonic()
@@ -752,10 +754,11 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         wh = _Warehouse(con)
         gxr = _GX(defs)
         for s in defs:
-            results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows, changed_messages))
+            results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows, changed))
         log = _send_log_relation(con, wh, lake_globs)
         results.append(_check("cross.fct_message_status_vs_send_log", "cross",
-                              _cross_status_vs_log, con, wh, log, as_of, changed_messages))
+                              _cross_status_vs_log, con, wh, log, as_of,
+                              (changed or {}).get("message_id")))
         results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
                               _freshness_as_of, con, wh, as_of))
         for table, rules in _RULES.items():
