@@ -511,7 +511,7 @@ def _naive_utc(ts: datetime) -> datetime:
 # ---- running a suite ----------------------------------------------------------------------
 def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Warehouse,
                lake_globs: dict[str, str] | None, chunk_rows: int,
-               changed: dict[str, str] | None = None) -> CheckResult:
+               changed: dict[str, tuple[str, str]] | None = None) -> CheckResult:
     started = time.monotonic()
     # Where the rows are, and how to select the suite's columns under their contract names.
     if s.source == "landing":
@@ -546,10 +546,10 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
         elif s.staging_columns.get(col) in available and relation.startswith(STAGING_SCHEMA):
             select.append(f"{_ident(s.staging_columns[col])} as {_ident(col)}")
     sql = f"select {', '.join(select) if select else '*'} from {relation}"
-    key = next((k for k in (changed or {}) if k in available), None)
-    if key is not None:
+    key, keys_table = (changed or {}).get(s.table, (None, None))
+    if key is not None and key in available:
         # an incremental build: the rows of the recomputed keys (the kept ones passed)
-        sql += f" where {_ident(key)} in (select {_ident(key)} from {changed[key]})"
+        sql += f" where {_ident(key)} in (select {_ident(key)} from {keys_table})"
         label += f" (recomputed {key} only)"
     if not select:  # none of the suite's columns: validate an empty frame (columns missing)
         sql = f"select * from {relation} limit 0"
@@ -718,14 +718,14 @@ _RULES: dict[str, list[tuple[str, str]]] = {
 def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, str] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
-                       changed: dict[str, str] | None = None) -> CheckReport:
+                       changed: dict[str, tuple[str, str]] | None = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
     kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. ``changed`` maps a
-    key column to a table of its recomputed values (an incremental build's, e.g. message_id
-    -> intermediate.int_changed_messages): a table with one of those columns (the first in
-    the mapping's order) is then validated on those keys only. With ``docs_dir``,
+    suite's table to a key column and the table of its recomputed values (an incremental
+    build's, e.g. fct_message_status -> (message_id, intermediate.int_changed_messages)): that
+    table is then validated on those keys only. With ``docs_dir``,
     a self-contained ``index.html`` describing every result is written there.
     """
     started = time.monotonic()
@@ -758,7 +758,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         log = _send_log_relation(con, wh, lake_globs)
         results.append(_check("cross.fct_message_status_vs_send_log", "cross",
                               _cross_status_vs_log, con, wh, log, as_of,
-                              (changed or {}).get("message_id")))
+                              (changed or {}).get("fct_message_status", (None, None))[1]))
         results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
                               _freshness_as_of, con, wh, as_of))
         for table, rules in _RULES.items():

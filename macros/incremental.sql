@@ -97,3 +97,11 @@
         {%- do return(relation) -%}
     {%- endif -%}
 {%- endmacro %}
+
+{#- The delivery-level reports (one row per reporting delivery, mode, hour, reason, domain) are
+    kept between builds and recomputed per reporting delivery (int_changed_deliveries) when
+    the build is incremental and as_of did not move; when it moved they are rebuilt whole
+    (their as_of-dependent columns change for every delivery). -#}
+{% macro delivery_reports_kept() -%}
+    {{ return(is_incremental_build() and var('as_of_moved_from', '') == '') }}
+{%- endmacro %}

@@ -4,7 +4,8 @@ One home goes through: a full build at T1 of a first data set; a second data set
 top (the same message ids with new versions and later events, re-landed deliveries, event ids
 seen before) and an incremental build at a later T2; an incremental build with no new data at
 a much later T3 (as_of moved: expiries, quarantine clocks); late data for settled messages and
-an incremental build at T4. After each incremental build, a `--full-refresh` build of a copy
+an incremental build at T4; more late data at the same T4 (delivery reports kept per
+delivery). After each incremental build, a `--full-refresh` build of a copy
 of the same home must hold the same rows in every public mart and every kept table.
 """
 
@@ -37,7 +38,8 @@ def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]
     return con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = ? "
         "and schema_name in ('marts', 'intermediate', 'audit') "
-        "and table_name not in ('build_state', 'int_changed_messages', 'int_changed_addresses') "
+        "and table_name not in ('build_state', 'int_changed_messages', 'int_changed_addresses', "
+        "'int_changed_deliveries') "
         "union all select schema_name, view_name from duckdb_views() where database_name = ? "
         "and schema_name = 'marts' order by 1, 2", [db, db]).fetchall()
 
@@ -96,9 +98,13 @@ def history(tmp_path_factory):
     # late events and new versions of 400 messages settled long ago (their deliveries unchanged)
     third = generate(root / "third", 400, seed=13, start=DEFAULT_START + timedelta(days=3))
     del third["deliveries"], third["operators"], third["exclusions"]
+    # more late data at the same as_of (the delivery reports are then kept per delivery)
+    fourth = generate(root / "fourth", 300, seed=14, start=DEFAULT_START + timedelta(days=4))
+    del fourth["deliveries"], fourth["operators"], fourth["exclusions"]
     _land(settings, first)
     steps = {"step1": pipeline.build(settings, T1)}
-    for name, data, as_of in (("step2", second, T2), ("step3", None, T3), ("step4", third, T4)):
+    for name, data, as_of in (("step2", second, T2), ("step3", None, T3), ("step4", third, T4),
+                              ("step5", fourth, T4)):
         if data:
             _land(settings, data, tuple(k for k in KINDS if k in data))
         steps[name] = pipeline.build(settings, as_of)
@@ -126,7 +132,7 @@ def _changed(db: Path) -> tuple[int, int, str, int, int]:
 
 def test_builds_after_the_first_are_incremental(history):
     assert history["step1"].mode == "full"
-    assert [history[s].mode for s in ("step2", "step3", "step4")] == ["incremental"] * 3
+    assert [history[s].mode for s in ("step2", "step3", "step4", "step5")] == ["incremental"] * 4
     changed, messages, reason, changed_addresses, addresses = _changed(history["step4_db"])
     # late data at T4: its 400 messages (and the few never relayed) are recomputed, the
     # settled rest is kept; so are their addresses' quarantine states
@@ -135,9 +141,17 @@ def test_builds_after_the_first_are_incremental(history):
     assert "3 new batch" in reason and "as_of moved" in reason
     changed, messages, reason, _, _ = _changed(history["step3_db"])
     assert "0 new batch" in reason and "as_of moved" in reason
+    changed, messages, reason, _, _ = _changed(history["step5_db"])
+    assert "as_of moved" not in reason and 300 <= changed < messages / 2
+    con = duckdb.connect(str(history["step5_db"]), read_only=True)
+    changed_deliveries, deliveries = con.execute(
+        "select (select count(*) from intermediate.int_changed_deliveries), "
+        "(select count(*) from intermediate.int_reporting_deliveries)").fetchone()
+    con.close()
+    assert changed_deliveries > 0 and deliveries > 0
 
 
-@pytest.mark.parametrize("step", ["step2", "step3", "step4"])
+@pytest.mark.parametrize("step", ["step2", "step3", "step4", "step5"])
 def test_incremental_equals_full_refresh(history, step):
     assert _differences(history[step + "_db"], history[step + "_full"]) == {}
 
@@ -173,7 +187,7 @@ def test_quality_gate_of_an_incremental_build_reads_the_recomputed_rows(history)
     from expectations.runner import validate_warehouse
     from sendlens.pipeline import CHANGED_KEYS
 
-    db = history["step4_db"]
+    db = history["step5_db"]  # the last build: its staging views read the lake as it is
     report = validate_warehouse(db, as_of=T4, changed=CHANGED_KEYS)
     assert report.passed, report.summary()
     con = duckdb.connect(str(db), read_only=True)
@@ -188,3 +202,4 @@ def test_quality_gate_of_an_incremental_build_reads_the_recomputed_rows(history)
     assert "(recomputed message_id only)" in report.result("fct_message_status").details
     assert report.result("dim_address_quarantine").rows == addresses
     assert report.result("rpt_delivery_kpis").rows == kpi_rows
+    assert "recomputed" not in report.result("exclusions").details

@@ -1,6 +1,7 @@
 -- Which deliveries each reporting row counts: itself, and for a recurring parent also each of
 -- its executions ("a recurring execution counts in its own row and in its parent's").
 -- Proof deliveries are reported apart (rpt_proof_and_test_sends) and roll up nowhere.
+-- depends_on: {{ ref('int_changed_deliveries') }}
 with deliveries as (
     select * from {{ ref('int_deliveries') }}
     where not is_proof

@@ -4,6 +4,7 @@
 -- unknown are kept (no validity_end: they never expire) and reported as findings.
 -- depends_on: {{ ref('int_changed_messages') }}
 -- depends_on: {{ ref('int_changed_addresses') }}
+-- depends_on: {{ ref('int_changed_deliveries') }}
 {{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
 with send_log as (
     select * from {{ ref('stg_send_log') }}

@@ -1,0 +1,47 @@
+-- The reporting deliveries an incremental build recomputes in the delivery-level reports
+-- (empty on a full build; unused when as_of moved, the reports are then rebuilt whole): the
+-- deliveries of the recomputed messages, before and after, every delivery landed again, and
+-- the recurring parents they count in, before and after.
+-- The kept tables it reads (intermediate.*) are the published build's: int_messages and
+-- int_delivery_rollup are recomputed after this model.
+-- depends_on: {{ ref('int_changed_messages') }}
+{% if is_incremental_build() %}
+with changed_messages as (
+    select message_id from {{ ref('int_changed_messages') }}
+),
+
+deliveries as (
+    select * from {{ ref('stg_deliveries') }}
+),
+
+member_ids as (
+    select delivery_id from intermediate.int_messages
+    where message_id in (select message_id from changed_messages)
+    union all
+    select delivery_id from {{ lake_scan_new('send_log') }}
+    union all
+    select delivery_id from {{ lake_scan_new('deliveries') }}
+    union all
+    select parent_delivery_id from {{ lake_scan_new('deliveries') }}
+),
+
+reporting_ids as (
+    select delivery_id from member_ids
+    union all
+    select reporting_delivery_id from intermediate.int_delivery_rollup
+    where delivery_id in (select delivery_id from member_ids)
+    union all
+    select parent_delivery_id from deliveries
+    where delivery_id in (select delivery_id from member_ids)
+),
+
+final as (
+    select distinct delivery_id from reporting_ids
+    where delivery_id is not null
+)
+
+select * from final
+{% else %}
+select cast(null as {{ dbt.type_string() }}) as delivery_id
+where 1 = 0
+{% endif %}
