@@ -476,10 +476,17 @@ class _Warehouse:
         return self.columns.get((schema, table), {})
 
 
-def _glob_columns(con: duckdb.DuckDBPyConnection, glob: str) -> dict[str, str] | None:
+def _files(glob: str | list[str]) -> str:
+    """read_parquet's first argument: one glob, or a list of globs."""
+    if isinstance(glob, str):
+        return _lit(glob)
+    return "[" + ", ".join(_lit(g) for g in glob) + "]"
+
+
+def _glob_columns(con: duckdb.DuckDBPyConnection, glob: str | list[str]) -> dict[str, str] | None:
     try:
         rows = con.execute(
-            f"describe select * from read_parquet({_lit(glob)}, union_by_name = true)").fetchall()
+            f"describe select * from read_parquet({_files(glob)}, union_by_name = true)").fetchall()
     except duckdb.Error:
         return None  # no file matches
     return {r[0]: r[1] for r in rows}
@@ -510,14 +517,14 @@ def _naive_utc(ts: datetime) -> datetime:
 
 # ---- running a suite ----------------------------------------------------------------------
 def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Warehouse,
-               lake_globs: dict[str, str] | None, chunk_rows: int,
+               lake_globs: dict[str, str | list[str]] | None, chunk_rows: int,
                changed: dict[str, tuple[str, str]] | None = None) -> CheckResult:
     started = time.monotonic()
     # Where the rows are, and how to select the suite's columns under their contract names.
     if s.source == "landing":
         glob = (lake_globs or {}).get(s.table)
         if glob is not None:
-            relation = f"read_parquet({_lit(glob)}, union_by_name = true)"
+            relation = f"read_parquet({_files(glob)}, union_by_name = true)"
             label = f"lake {glob}"
             available = _glob_columns(con, glob)
             missing_msg = f"no landed files match {glob}"
@@ -597,15 +604,19 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
 
 # ---- cross-table checks -------------------------------------------------------------------
 def _send_log_relation(con: duckdb.DuckDBPyConnection, wh: _Warehouse,
-                       lake_globs: dict[str, str] | None) -> str | None:
-    """Relayed-at per message of the sending log: staging (deduplicated, newest version wins)
-    or, failing that, the landed files (a message counts as relayed if any version is)."""
+                       lake_globs: dict[str, str | list[str]] | None,
+                       incremental: bool = False) -> str | None:
+    """Relayed-at per message of the sending log: staging (deduplicated, newest version wins),
+    on an incremental build the kept int_messages (the same rows, without re-reading the whole
+    lake), or, failing both, the landed files (a message counts as relayed if any version is)."""
+    if incremental and wh.has("intermediate", "int_messages"):
+        return "(select message_id, relayed_at from intermediate.int_messages)"
     if wh.has(STAGING_SCHEMA, "stg_send_log"):
         return (f"(select message_id, relayed_at from {STAGING_SCHEMA}.stg_send_log)")
     glob = (lake_globs or {}).get("send_log")
     if glob and _glob_columns(con, glob) is not None:
         return (f"(select message_id, max(relayed_at) as relayed_at from "
-                f"read_parquet({_lit(glob)}, union_by_name = true) group by message_id)")
+                f"read_parquet({_files(glob)}, union_by_name = true) group by message_id)")
     return None
 
 
@@ -715,14 +726,16 @@ _RULES: dict[str, list[tuple[str, str]]] = {
 
 
 # ---- entry point --------------------------------------------------------------------------
-def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, str] | None = None,
+def validate_warehouse(db_path: Path, *, as_of: datetime,
+                       lake_globs: dict[str, str | list[str]] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
                        changed: dict[str, tuple[str, str]] | None = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
-    kind to a Parquet glob to validate instead of ``staging.stg_<kind>``. ``changed`` maps a
+    kind to a Parquet glob (or a list of globs) to validate instead of ``staging.stg_<kind>``
+    (an incremental build passes the batches landed since the published build). ``changed`` maps a
     suite's table to a key column and the table of its recomputed values (an incremental
     build's, e.g. fct_message_status -> (message_id, intermediate.int_changed_messages)): that
     table is then validated on those keys only. With ``docs_dir``,
@@ -755,7 +768,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime, lake_globs: dict[str, 
         gxr = _GX(defs)
         for s in defs:
             results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows, changed))
-        log = _send_log_relation(con, wh, lake_globs)
+        log = _send_log_relation(con, wh, lake_globs, incremental=bool(changed))
         results.append(_check("cross.fct_message_status_vs_send_log", "cross",
                               _cross_status_vs_log, con, wh, log, as_of,
                               (changed or {}).get("fct_message_status", (None, None))[1]))

@@ -19,11 +19,11 @@ from typing import Callable
 import duckdb
 
 from ingest.contracts import KINDS
-from ingest.lake import Lake
+from ingest.lake import EMPTY_BATCH, Lake
 from ingest.land import IngestError, IngestOutcome, ingest_file
 from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
-from sendlens.incremental import plan_build, write_state
+from sendlens.incremental import BuildPlan, plan_build, write_state
 from sendlens.lock import home_lock
 from sendlens.publish import discard, new_build_path, publish, sweep_stale_builds
 
@@ -110,10 +110,9 @@ class BuildResult:
 
 DBT_BUILD_EXCLUDE = ["--exclude-resource-type", "unit_test"]
 # What an incremental build recomputed, per suite table: the key and the table of recomputed
-# keys (the suites validate those rows only; every new landed row is in a recomputed message).
+# keys (the suites validate those rows only). The landing suites read the new batches.
 _MESSAGES = ("message_id", "intermediate.int_changed_messages")
 CHANGED_KEYS = {
-    "send_log": _MESSAGES, "feedback": _MESSAGES, "tracking": _MESSAGES,
     "fct_message_status": _MESSAGES, "fct_message_status_history": _MESSAGES,
     "fct_profile_history": _MESSAGES,
     "dim_address_quarantine": ("address", "intermediate.int_changed_addresses"),
@@ -154,7 +153,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             except DbtFailed as exc:
                 raise ChecksFailed(f"build failed; the published warehouse is unchanged.\n{exc}") from None
             write_state(target, settings, as_of, plan)
-            checks = _quality_gate(settings, target, as_of, progress, plan.incremental) if run_checks else []
+            checks = _quality_gate(settings, target, as_of, progress, plan) if run_checks else []
             publish(settings, target)
         except BaseException:
             discard(target)
@@ -183,16 +182,21 @@ def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: 
 
 
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress,
-                  incremental: bool = False) -> list[dict]:
+                  plan: BuildPlan | None = None) -> list[dict]:
     try:
         from expectations.runner import validate_warehouse
     except ImportError:  # suites not installed: dbt tests alone gate
         return []
-    progress("running data-quality suites" + (" on the recomputed messages" if incremental else ""))
+    incremental = plan is not None and plan.incremental
+    progress("running data-quality suites" + (" on the new batches and recomputed rows" if incremental else ""))
     docs = settings.staging_dir / "data-docs"
     if docs.exists():
         shutil.rmtree(docs)
-    report = validate_warehouse(db, as_of=as_of, docs_dir=docs,
+    new_batches = None
+    if incremental:  # the landing suites validate what landed since the published build
+        new_batches = {kind: [str(settings.lake / kind / EMPTY_BATCH / "data" / "*.parquet"),
+                              *plan.new_batch_files.get(kind, [])] for kind in KINDS}
+    report = validate_warehouse(db, as_of=as_of, docs_dir=docs, lake_globs=new_batches,
                                 changed=CHANGED_KEYS if incremental else None)
     checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
     (settings.staging_dir / "checks.json").write_text(json.dumps(checks, indent=2))

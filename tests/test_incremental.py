@@ -203,3 +203,13 @@ def test_quality_gate_of_an_incremental_build_reads_the_recomputed_rows(history)
     assert report.result("dim_address_quarantine").rows == addresses
     assert report.result("rpt_delivery_kpis").rows == kpi_rows
     assert "recomputed" not in report.result("exclusions").details
+
+
+def test_landing_suites_of_an_incremental_build_read_the_new_batches(history):
+    """Step 5 landed 300 sending-log rows; its gate validated those, not the whole lake."""
+    checks = {c["name"]: c for c in history["step5"].checks}
+    assert all(c["status"] == "passed" for c in checks.values()), checks
+    assert checks["send_log"]["details"].startswith("lake [")
+    assert ": 300 rows in 1 chunk" in checks["send_log"]["details"]
+    assert ": 0 rows in 1 chunk" in checks["deliveries"]["details"]  # none landed at step 5
+    assert "recomputed message_id only" in checks["fct_message_status"]["details"]
