@@ -32,6 +32,7 @@ _FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml")
 class BuildPlan:
     mode: str                      # "full" or "incremental"
     reason: str                    # why, for the progress log
+    fingerprint: str = ""          # of the code and settings this build runs with
     previous_as_of: datetime | None = None
     new_batch_files: dict[str, list[str]] = field(default_factory=dict)
     new_batches: int = 0
@@ -105,21 +106,24 @@ def read_state(warehouse: Path) -> tuple[dict | None, set[str]]:
 
 
 def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) -> BuildPlan:
+    current = fingerprint(settings, as_of)
     if full_refresh:
-        return BuildPlan("full", "--full-refresh")
+        return BuildPlan("full", "--full-refresh", current)
     state, built = read_state(settings.warehouse)
     if state is None:
-        return BuildPlan("full", "no published warehouse with a build state")
-    if state["fingerprint"] != fingerprint(settings, as_of):
-        return BuildPlan("full", "models or settings changed since the published build")
+        return BuildPlan("full", "no published warehouse with a build state", current)
+    if state["fingerprint"] != current:
+        return BuildPlan("full", "models or settings changed since the published build", current)
     previous_as_of: datetime = state["as_of"]
     naive_as_of = datetime.fromisoformat(iso(as_of))
     if naive_as_of < previous_as_of:
-        return BuildPlan("full", f"as_of {iso(as_of)} is before the published build's {iso(previous_as_of)}")
+        return BuildPlan("full", f"as_of {iso(as_of)} is before the published build's "
+                         f"{iso(previous_as_of)}", current)
     batches = lake_batches(settings.lake)
     missing = built - set(batches)
     if missing:
-        return BuildPlan("full", f"{len(missing)} batch(es) of the published build are no longer in the lake")
+        return BuildPlan("full", f"{len(missing)} batch(es) of the published build are no longer "
+                         "in the lake", current)
     new_files: dict[str, list[str]] = {}
     new_ids = sorted(set(batches) - built)
     for batch_id in new_ids:
@@ -128,15 +132,17 @@ def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) 
     moved = naive_as_of > previous_as_of
     return BuildPlan("incremental", f"{len(new_ids)} new batch(es) since the published build"
                      + (f", as_of moved from {iso(previous_as_of)}" if moved else ""),
-                     previous_as_of, new_files, len(new_ids), moved)
+                     current, previous_as_of, new_files, len(new_ids), moved)
 
 
-def write_state(database: Path, settings: Settings, as_of: datetime, plan: BuildPlan) -> None:
+def write_state(database: Path, as_of: datetime, plan: BuildPlan) -> None:
+    """Record, in the build's warehouse, what it was built with (the plan's fingerprint, taken
+    before the build ran, so a model edited meanwhile forces the next build to be full)."""
     con = duckdb.connect(str(database))
     try:
         con.execute(f"create or replace table {STATE_TABLE} (fingerprint varchar, as_of timestamp, "
                     "mode varchar, reason varchar, new_batches integer)")
         con.execute(f"insert into {STATE_TABLE} values (?, cast(? as timestamp), ?, ?, ?)",
-                    [fingerprint(settings, as_of), iso(as_of), plan.mode, plan.reason, plan.new_batches])
+                    [plan.fingerprint, iso(as_of), plan.mode, plan.reason, plan.new_batches])
     finally:
         con.close()

@@ -152,7 +152,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
                         progress=progress)
             except DbtFailed as exc:
                 raise ChecksFailed(f"build failed; the published warehouse is unchanged.\n{exc}") from None
-            write_state(target, settings, as_of, plan)
+            write_state(target, as_of, plan)
             checks = _quality_gate(settings, target, as_of, progress, plan) if run_checks else []
             publish(settings, target)
         except BaseException:
