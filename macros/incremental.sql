@@ -105,3 +105,32 @@
 {% macro delivery_reports_kept() -%}
     {{ return(is_incremental_build() and var('as_of_moved_from', '') == '') }}
 {%- endmacro %}
+
+{#- The deduplicating staging models (send_log, feedback, tracking) are kept between builds on
+    DuckDB, keyed by their natural key: an incremental build reads only the new batches, ranks
+    their rows together with the kept winner of the same key and replaces it (delete+insert).
+    Picking the first (or newest) copy is associative, so the winner of (earlier batches + new)
+    equals the winner of (kept winner + new); counts of copies add up. On Spark they stay views. -#}
+{% macro staging_materialization() -%}
+    {{ return('view' if target.type == 'spark' else 'incremental') }}
+{%- endmacro %}
+
+{#- The rows a deduplicating staging model ranks: the new batches on an incremental run, the
+    whole lake otherwise. -#}
+{% macro staging_source(kind) -%}
+    {%- if is_incremental() -%}
+    {{ lake_scan_new(kind) }}
+    {%- else -%}
+    {{ lake_scan(kind) }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- On an incremental run, the kept rows of the keys the new rows touch, to rank with them
+    (the kept table's columns are the model's `renamed` columns, in the same order). -#}
+{% macro kept_staging_rows(key) -%}
+    {%- if is_incremental() -%}
+    union all
+    select * from {{ this }}
+    where {{ key }} in (select {{ key }} from renamed)
+    {%- endif -%}
+{%- endmacro %}

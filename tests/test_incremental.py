@@ -4,8 +4,9 @@ One home goes through: a full build at T1 of a first data set; a second data set
 top (the same message ids with new versions and later events, re-landed deliveries, event ids
 seen before) and an incremental build at a later T2; an incremental build with no new data at
 a much later T3 (as_of moved: expiries, quarantine clocks); late data for settled messages and
-an incremental build at T4; more late data at the same T4 (delivery reports kept per
-delivery). After each incremental build, a `--full-refresh` build of a copy
+an incremental build at T4; more late data at the same T4 (delivery reports, dashboard and
+reconciliation kept per delivery); a compute-stats of one delivery, then a build at T4 with
+nothing new (that delivery's dashboard row alone is refreshed). After each incremental build, a `--full-refresh` build of a copy
 of the same home must hold the same rows in every public mart and every kept table.
 """
 
@@ -37,7 +38,7 @@ def _land(settings: Settings, files: dict[str, Path], kinds: tuple[str, ...] = K
 def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]:
     return con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = ? "
-        "and schema_name in ('marts', 'intermediate', 'audit') "
+        "and schema_name in ('staging', 'marts', 'intermediate', 'audit') "
         "and table_name not in ('build_state', 'int_changed_messages', 'int_changed_addresses', "
         "'int_changed_deliveries') "
         "union all select schema_name, view_name from duckdb_views() where database_name = ? "
@@ -104,7 +105,13 @@ def history(tmp_path_factory):
     _land(settings, first)
     steps = {"step1": pipeline.build(settings, T1)}
     for name, data, as_of in (("step2", second, T2), ("step3", None, T3), ("step4", third, T4),
-                              ("step5", fourth, T4)):
+                              ("step5", fourth, T4), ("step6", None, T4)):
+        if name == "step6":
+            # a compute-stats of one delivery moves its dashboard row off the build's as_of:
+            # the next build, at the same as_of and with nothing new, refreshes that row only
+            steps["stats_delivery"] = _a_delivery(settings.warehouse)
+            pipeline.compute_stats(settings, at=T4 - timedelta(days=30),
+                                   delivery_id=steps["stats_delivery"])
         if data:
             _land(settings, data, tuple(k for k in KINDS if k in data))
         steps[name] = pipeline.build(settings, as_of)
@@ -113,6 +120,14 @@ def history(tmp_path_factory):
         steps[name + "_db"] = snapshot
         steps[name + "_full"] = _full_refresh_copy(settings, root / f"{name}-full", as_of)
     return {"settings": settings, **steps}
+
+
+def _a_delivery(db: Path) -> str:
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        return con.execute("select min(delivery_id) from marts.dash_delivery_kpis").fetchone()[0]
+    finally:
+        con.close()
 
 
 def _changed(db: Path) -> tuple[int, int, str, int, int]:
@@ -149,9 +164,19 @@ def test_builds_after_the_first_are_incremental(history):
         "(select count(*) from intermediate.int_reporting_deliveries)").fetchone()
     con.close()
     assert changed_deliveries > 0 and deliveries > 0
+    # step 6: nothing new, one dashboard row left by compute-stats at another instant
+    changed, messages, reason, _, _ = _changed(history["step6_db"])
+    assert "0 new batch" in reason and "as_of moved" not in reason and changed == 0
+    con = duckdb.connect(str(history["step6_db"]), read_only=True)
+    changed_deliveries = [r[0] for r in con.execute(
+        "select delivery_id from intermediate.int_changed_deliveries").fetchall()]
+    stats_at = con.execute("select distinct stats_computed_at from marts.dash_delivery_kpis").fetchall()
+    con.close()
+    assert changed_deliveries == [history["stats_delivery"]]
+    assert stats_at == [(T4,)]  # the compute-stats row refreshed at the build's as_of
 
 
-@pytest.mark.parametrize("step", ["step2", "step3", "step4", "step5"])
+@pytest.mark.parametrize("step", ["step2", "step3", "step4", "step5", "step6"])
 def test_incremental_equals_full_refresh(history, step):
     assert _differences(history[step + "_db"], history[step + "_full"]) == {}
 
@@ -187,7 +212,7 @@ def test_quality_gate_of_an_incremental_build_reads_the_recomputed_rows(history)
     from expectations.runner import validate_warehouse
     from sendlens.pipeline import CHANGED_KEYS
 
-    db = history["step5_db"]  # the last build: its staging views read the lake as it is
+    db = history["step5_db"]  # the last build
     report = validate_warehouse(db, as_of=T4, changed=CHANGED_KEYS)
     assert report.passed, report.summary()
     con = duckdb.connect(str(db), read_only=True)

@@ -1,7 +1,8 @@
 -- The reporting deliveries an incremental build recomputes in the delivery-level reports
 -- (empty on a full build; unused when as_of moved, the reports are then rebuilt whole): the
 -- deliveries of the recomputed messages, before and after, every delivery landed again, and
--- the recurring parents they count in, before and after.
+-- the recurring parents they count in, before and after, and the deliveries whose dashboard
+-- row a compute-stats refreshed at another instant.
 -- The kept tables it reads (intermediate.*) are the published build's: int_messages and
 -- int_delivery_rollup are recomputed after this model.
 -- depends_on: {{ ref('int_changed_messages') }}
@@ -35,8 +36,18 @@ reporting_ids as (
     where delivery_id in (select delivery_id from member_ids)
 ),
 
+-- dashboard rows a compute-stats moved off the build's instant: the build refreshes them
+stale_dashboard as (
+    select delivery_id from marts.dash_delivery_kpis
+    where stats_computed_at <> {{ stats_at() }}
+),
+
 final as (
-    select distinct delivery_id from reporting_ids
+    select distinct delivery_id from (
+        select delivery_id from reporting_ids
+        union all
+        select delivery_id from stale_dashboard
+    ) as changed
     where delivery_id is not null
 )
 

@@ -1,15 +1,18 @@
+-- depends_on: {{ ref('int_changed_deliveries') }}
 {{
     config(
         materialized=('table' if target.type == 'spark' else 'incremental'),
         unique_key='delivery_id',
         incremental_strategy='delete+insert',
-        full_refresh=(var('stats_delivery_id', '') == '')
+        full_refresh=(var('stats_delivery_id', '') == '' and not delivery_reports_kept()),
+        pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') if delivery_reports_kept() else 'select 1' }}"
     )
 }}
 -- The quick-look deployment dashboard: one row per delivery in its own reporting mode, a
 -- snapshot at stats_computed_at (`sendlens build --as-of T` refreshes every delivery at T;
 -- `sendlens compute-stats [--delivery ID] [--at T]` refreshes all or one, like the "Compute
--- stats" button; only the one-delivery refresh keeps the other deliveries' rows). Statuses
+-- stats" button; only the one-delivery refresh keeps the other deliveries' rows; an incremental
+-- build at an unchanged as_of keeps the rows of deliveries nothing changed, int_changed_deliveries). Statuses
 -- are the sending logs' at that instant; open rate and CTR count tracking received before the
 -- last full hour (hourly refresh), every event as it came: no click-implied opens, no report
 -- window, no machine filter.
@@ -17,11 +20,16 @@ with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
     {% if is_incremental() and var('stats_delivery_id') %}
     where delivery_id = '{{ var("stats_delivery_id") }}'
+    {% elif delivery_reports_kept() %}
+    where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
     {% endif %}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
+    {% if delivery_reports_kept() %}
+    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    {% endif %}
 ),
 
 timeline as (

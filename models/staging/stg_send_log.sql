@@ -2,8 +2,30 @@
 -- landed again once relayed takes its relayed_at from the later batch). Canonical rows win over
 -- rows derived from email-service-provider exports; among derived rows the earliest relay wins
 -- (a later export may only show a later event of the same message).
+-- Kept between builds on DuckDB: an incremental build ranks the new batches' rows with the
+-- kept row of the same message_id (macro kept_staging_rows).
+{{ config(materialized=staging_materialization(), unique_key='message_id', incremental_strategy='delete+insert') }}
 with source as (
-    select * from {{ lake_scan('send_log') }}
+    select * from {{ staging_source('send_log') }}
+),
+
+renamed as (
+    select
+        message_id,
+        delivery_id,
+        profile_id,
+        address,
+        is_test_profile,
+        relayed_at,
+        _origin as origin,
+        _batch_id as batch_id,
+        _row as source_row
+    from source
+),
+
+candidates as (
+    select * from renamed
+    {{ kept_staging_rows('message_id') }}
 ),
 
 ranked as (
@@ -12,13 +34,13 @@ ranked as (
         row_number() over (
             partition by message_id
             order by
-                case when _origin = 'canonical' then 0 else 1 end,
-                case when _origin = 'canonical' then _batch_id end desc,
+                case when origin = 'canonical' then 0 else 1 end,
+                case when origin = 'canonical' then batch_id end desc,
                 relayed_at nulls last,
-                _batch_id desc,
-                _row desc
+                batch_id desc,
+                source_row desc
         ) as version_rank
-    from source
+    from candidates
 ),
 
 final as (
@@ -29,8 +51,9 @@ final as (
         address,
         is_test_profile,
         relayed_at,
-        _origin as origin,
-        _batch_id as batch_id
+        origin,
+        batch_id,
+        source_row
     from ranked
     where version_rank = 1
 )

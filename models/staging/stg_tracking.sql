@@ -1,17 +1,13 @@
 -- One row per tracking event; repeats of an event_id count once (first landed copy wins).
+-- Kept between builds on DuckDB: an incremental build ranks the new batches' rows together
+-- with the kept row of the same event_id (the winner of every earlier batch), so a batch
+-- costs in proportion to its rows (macro kept_staging).
+{{ config(materialized=staging_materialization(), unique_key='event_id', incremental_strategy='delete+insert') }}
 with source as (
-    select * from {{ lake_scan('tracking') }}
+    select * from {{ staging_source('tracking') }}
 ),
 
-ranked as (
-    select
-        *,
-        row_number() over (partition by event_id order by _batch_id, _row) as copy_rank,
-        count(*) over (partition by event_id) as copies
-    from source
-),
-
-final as (
+renamed as (
     select
         event_id,
         message_id,
@@ -20,8 +16,37 @@ final as (
         {{ adapter.quote('type') }} as tracking_type,
         url,
         user_agent,
-        copies,
-        _batch_id as batch_id
+        1 as copies,
+        _batch_id as batch_id,
+        _row as source_row
+    from source
+),
+
+candidates as (
+    select * from renamed
+    {{ kept_staging_rows('event_id') }}
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (partition by event_id order by batch_id, source_row) as copy_rank,
+        sum(copies) over (partition by event_id) as total_copies
+    from candidates
+),
+
+final as (
+    select
+        event_id,
+        message_id,
+        event_at,
+        received_at,
+        tracking_type,
+        url,
+        user_agent,
+        cast(total_copies as bigint) as copies,
+        batch_id,
+        source_row
     from ranked
     where copy_rank = 1
 )
