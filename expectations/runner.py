@@ -180,6 +180,12 @@ def _import_great_expectations():
     return gx
 
 
+def preload() -> None:
+    """Import great-expectations ahead of ``validate_warehouse`` (the import alone takes seconds):
+    a build calls this in a thread while dbt runs in its own process."""
+    _import_great_expectations()
+
+
 class _GX:
     """One ephemeral context with every suite, built once per ``validate_warehouse`` call."""
 

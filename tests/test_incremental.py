@@ -238,3 +238,22 @@ def test_landing_suites_of_an_incremental_build_read_the_new_batches(history):
     assert ": 300 rows in 1 chunk" in checks["send_log"]["details"]
     assert ": 0 rows in 1 chunk" in checks["deliveries"]["details"]  # none landed at step 5
     assert "recomputed message_id only" in checks["fct_message_status"]["details"]
+
+
+def test_gate_reads_the_recomputed_deliveries_of_kept_reports(history):
+    """At an unchanged as_of (step 6: one delivery's dashboard row refreshed) the suites of the
+    reports kept per delivery read that delivery's rows; when as_of moved (step 4) the reports
+    were rebuilt whole and are validated whole."""
+    con = duckdb.connect(str(history["step6_db"]), read_only=True)
+    kpi_rows = con.execute("select count(*) from marts.rpt_delivery_kpis where delivery_id in "
+                           "(select delivery_id from intermediate.int_changed_deliveries)").fetchone()[0]
+    con.close()
+    step6 = {c["name"]: c for c in history["step6"].checks}
+    assert all(c["status"] == "passed" for c in step6.values()), step6
+    for table in ("rpt_delivery_kpis", "rpt_delivery_kpis_hourly", "dash_delivery_kpis",
+                  "rpt_kpi_reconciliation"):
+        assert "(recomputed delivery_id only)" in step6[table]["details"], step6[table]
+    assert step6["rpt_delivery_kpis"]["details"].startswith(
+        f"marts.rpt_delivery_kpis (recomputed delivery_id only): {kpi_rows} rows")
+    step4 = {c["name"]: c for c in history["step4"].checks}
+    assert "recomputed" not in step4["rpt_delivery_kpis"]["details"]

@@ -11,9 +11,9 @@
 -- The quick-look deployment dashboard: one row per delivery in its own reporting mode, a
 -- snapshot at stats_computed_at (`sendlens build --as-of T` refreshes every delivery at T;
 -- `sendlens compute-stats [--delivery ID] [--at T]` refreshes all or one, like the "Compute
--- stats" button; only the one-delivery refresh keeps the other deliveries' rows; an incremental
--- build at an unchanged as_of keeps the rows of deliveries nothing changed, int_changed_deliveries). Statuses
--- are the sending logs' at that instant; open rate and CTR count tracking received before the
+-- stats" button; only the one-delivery refresh keeps the other deliveries' rows; so does an
+-- incremental build at an unchanged as_of for the deliveries not in int_changed_deliveries).
+-- Statuses are the sending logs' at that instant; open rate and CTR count tracking received before the
 -- last full hour (hourly refresh), every event as it came: no click-implied opens, no report
 -- window, no machine filter.
 with reporting_deliveries as (

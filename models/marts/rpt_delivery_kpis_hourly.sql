@@ -18,6 +18,9 @@ rollup as (
 messages as (
     select * from {{ ref('int_messages') }}
     where counts_in_kpis and relayed_at is not null and relayed_at <= {{ as_of() }}
+    {% if is_incremental() %}
+        and delivery_id in (select delivery_id from rollup)
+    {% endif %}
 ),
 
 history as (

@@ -7,22 +7,32 @@ with exclusions as (
     where excluded_at <= {{ as_of() }}
 ),
 
-send_log as (
-    select distinct delivery_id, address from {{ ref('int_messages') }}
+messages as (
+    select delivery_id, address from {{ ref('int_messages') }}
 ),
 
 deliveries as (
     select * from {{ ref('stg_deliveries') }}
 ),
 
+-- the excluded (delivery, address) pairs found in the sending log (probing the sending log
+-- with the exclusions, not deduplicating the whole sending log)
+in_send_log as (
+    select distinct exclusions.delivery_id, exclusions.address
+    from exclusions
+    inner join messages
+        on exclusions.delivery_id = messages.delivery_id
+        and exclusions.address = messages.address
+),
+
 flagged as (
     select
         exclusions.*,
-        send_log.address is not null as is_in_send_log
+        in_send_log.address is not null as is_in_send_log
     from exclusions
-    left join send_log
-        on exclusions.delivery_id = send_log.delivery_id
-        and exclusions.address = send_log.address
+    left join in_send_log
+        on exclusions.delivery_id = in_send_log.delivery_id
+        and exclusions.address = in_send_log.address
 ),
 
 final as (
