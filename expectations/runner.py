@@ -88,6 +88,7 @@ class CheckReport:
     as_of: datetime | None = None
     db_path: Path | None = None
     seconds: float = 0.0
+    memory_limit: str | None = None  # the suites' DuckDB limit, as DuckDB reports it
 
     @property
     def passed(self) -> bool:
@@ -736,7 +737,9 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
                        lake_globs: dict[str, str | list[str]] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
-                       changed: dict[str, tuple[str, str]] | None = None) -> CheckReport:
+                       changed: dict[str, tuple[str, str]] | None = None,
+                       memory_limit: str | None = None,
+                       temp_directory: Path | None = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
@@ -744,7 +747,8 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
     (an incremental build passes the batches landed since the published build). ``changed`` maps a
     suite's table to a key column and the table of its recomputed values (an incremental
     build's, e.g. fct_message_status -> (message_id, intermediate.int_changed_messages)): that
-    table is then validated on those keys only. With ``docs_dir``,
+    table is then validated on those keys only. ``memory_limit`` and ``temp_directory`` bound
+    the suites' DuckDB connection like the build's (DuckDB's default is 80% of RAM). With ``docs_dir``,
     a self-contained ``index.html`` describing every result is written there.
     """
     started = time.monotonic()
@@ -763,8 +767,15 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
         defs = [s for s in defs if s.name in wanted]
 
     results: list[CheckResult] = []
-    con = duckdb.connect(str(db_path), read_only=True)
+    config: dict[str, str] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_directory)
+    con = duckdb.connect(str(db_path), read_only=True, config=config)
     con.execute("set enable_progress_bar = false")
+    effective_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
     try:
         try:
             con.execute("set TimeZone = 'UTC'")
@@ -785,7 +796,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
                                   _rule_check, con, wh, table, rules))
     finally:
         con.close()
-    report = CheckReport(results, as_of, db_path, time.monotonic() - started)
+    report = CheckReport(results, as_of, db_path, time.monotonic() - started, effective_limit)
     if docs_dir is not None:
         write_docs(report, Path(docs_dir))
     return report

@@ -227,7 +227,8 @@ def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progr
     if incremental:
         changed = CHANGED_KEYS if plan.as_of_moved else {**CHANGED_KEYS, **KEPT_DELIVERY_KEYS}
     report = validate_warehouse(db, as_of=as_of, docs_dir=docs, lake_globs=new_batches,
-                                changed=changed)
+                                changed=changed, memory_limit=settings.memory_limit,
+                                temp_directory=settings.temp_dir)
     checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
     (settings.staging_dir / "checks.json").write_text(json.dumps(checks, indent=2))
     if not report.passed:

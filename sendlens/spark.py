@@ -181,7 +181,9 @@ def _quality_gate(settings: Settings, marts_dir: Path, as_of: datetime, progress
             con.close()
         lake = Lake(settings.lake)
         report = validate_warehouse(db, as_of=as_of,
-                                    lake_globs={kind: lake.data_glob(kind) for kind in KINDS})
+                                    lake_globs={kind: lake.data_glob(kind) for kind in KINDS},
+                                    memory_limit=settings.memory_limit,
+                                    temp_directory=settings.temp_dir)
     finally:
         for p in (db, Path(str(db) + ".wal")):
             p.unlink(missing_ok=True)

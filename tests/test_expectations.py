@@ -237,6 +237,18 @@ def test_aware_as_of_is_accepted(base_db):
     assert report.result("freshness.rpt_delivery_kpis_as_of").status == "passed"
 
 
+def test_suites_memory_is_bounded_like_the_build(base_db, tmp_path):
+    """The suites' DuckDB connection takes the build's memory_limit and temp directory
+    (DuckDB's own default is 80% of RAM: a 100M full build's suites grew past 19 GB)."""
+    report = validate_warehouse(base_db, as_of=AS_OF, suites=[], memory_limit="1GB",
+                                temp_directory=tmp_path / "spill")
+    expected = duckdb.connect(config={"memory_limit": "1GB"}).execute(
+        "select current_setting('memory_limit')").fetchone()[0]
+    assert report.memory_limit == expected
+    assert report.memory_limit != validate_warehouse(base_db, as_of=AS_OF, suites=[]).memory_limit
+    assert (tmp_path / "spill").is_dir()
+
+
 # ---- variants that must fail -------------------------------------------------------------
 def test_rate_above_one_fails(variant):
     db = variant("update marts.rpt_delivery_kpis set open_rate = 1.2 where reporting_mode = 'efs'")
