@@ -221,20 +221,33 @@ class _GX:
             pass
         asset = self.ctx.data_sources.add_pandas("sendlens").add_dataframe_asset("chunk")
         self.batch_definition = asset.add_batch_definition_whole_dataframe("whole")
-        self.suites: dict[str, Any] = {}
-        self.index: dict[str, dict[str, int]] = {}  # suite -> expectation id -> position
+        self.sizes: dict[str, int] = {}  # suite -> number of expectations
+        self.parts: dict[str, list[_Part]] = {}
         for s in suites:
-            suite = self.ctx.suites.add(gx.ExpectationSuite(
-                name=s.name, expectations=[dict(e) for e in s.expectations],
-                meta=s.raw.get("meta", {})))
-            self.suites[s.name] = suite
-            self.index[s.name] = {str(e.id): i for i, e in enumerate(suite.expectations)}
+            self.sizes[s.name] = len(s.expectations)
+            self.parts[s.name] = []
+            for n, (columns, positions) in enumerate(_split(s.expectations)):
+                suite = self.ctx.suites.add(gx.ExpectationSuite(
+                    name=f"{s.name}#{n}", expectations=[dict(s.expectations[i]) for i in positions],
+                    meta=s.raw.get("meta", {})))
+                index = {str(e.id): i for e, i in zip(suite.expectations, positions)}
+                self.parts[s.name].append(_Part(suite, columns, positions, index))
 
     def validate(self, suite_name: str, df: Any) -> list[dict]:
         """Per expectation (suite order): success, result dict, exception message."""
-        suite = self.suites[suite_name]
         out: list[dict] = [{"success": False, "result": {}, "error": "not evaluated"}
-                           for _ in suite.expectations]
+                           for _ in range(self.sizes[suite_name])]
+        for part in self.parts[suite_name]:
+            if part.columns is None:
+                frame = df
+            elif not part.columns:  # the schema: which columns exist
+                frame = df.iloc[:0]
+            else:
+                frame = df[[c for c in df.columns if c in part.columns]]
+            self._validate_part(part, frame, out)
+        return out
+
+    def _validate_part(self, part: _Part, df: Any, out: list[dict]) -> None:
         result_format = {"result_format": "SUMMARY", "partial_unexpected_count": SAMPLE_VALUES}
         try:
             with warnings.catch_warnings():
@@ -245,19 +258,96 @@ class _GX:
                     res = self._validator_cls(
                         batch_definition=self.batch_definition, result_format=result_format,
                         batch_parameters={"dataframe": df},
-                    ).validate_expectation_suite(suite)
+                    ).validate_expectation_suite(part.suite)
                 else:
                     batch = self.batch_definition.get_batch(batch_parameters={"dataframe": df})
-                    res = batch.validate(suite, result_format=result_format)
-        except Exception as exc:  # the whole suite could not run on this chunk
+                    res = batch.validate(part.suite, result_format=result_format)
+        except Exception as exc:  # this part could not run on this chunk
             msg = f"validation raised {type(exc).__name__}: {_first_line(str(exc))}"
-            return [{"success": False, "result": {}, "error": msg} for _ in out]
-        index = self.index[suite_name]
+            for i in part.positions:
+                out[i] = {"success": False, "result": {}, "error": msg}
+            return
         for pos, r in enumerate(res.results):
-            i = index.get(str(r.expectation_config.id), pos)
+            i = part.index.get(str(r.expectation_config.id), part.positions[pos])
             out[i] = {"success": bool(r.success), "result": dict(r.result or {}),
                       "error": _exception_message(r.exception_info)}
-        return out
+
+
+@dataclass(frozen=True)
+class _Part:
+    """Expectations of one suite that read the same columns, validated on those columns only.
+
+    great-expectations' pandas engine filters the whole frame (every column) for each
+    expectation's domain (non-null rows, a row condition): on a narrow frame that costs a
+    fraction. ``columns`` None is the whole frame, empty is the schema (a zero-row frame).
+    """
+
+    suite: Any
+    columns: frozenset[str] | None
+    positions: tuple[int, ...]  # the expectations' positions in the suite
+    index: dict[str, int]  # expectation id -> position
+
+
+def _condition_columns(condition: Any) -> set[str] | None:
+    """The columns a structured row condition names; None when it cannot be read (a string)."""
+    if not isinstance(condition, (dict, list)):
+        return None
+    names: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "column" and isinstance(value, str):
+                    names.add(value)
+                elif key == "column" and isinstance(value, dict) and isinstance(value.get("name"), str):
+                    names.add(value["name"])
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(condition)
+    return names
+
+
+def _expectation_columns(exp: dict) -> frozenset[str] | None:
+    """The columns one expectation reads: empty for a schema check, None for the whole frame."""
+    if exp.get("type") == "expect_column_to_exist":
+        return frozenset()
+    kwargs = exp.get("kwargs", {})
+    columns = {kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)}
+    if kwargs.get("row_condition") is not None:
+        named = _condition_columns(kwargs["row_condition"])
+        if named is None:
+            return None
+        columns |= named
+    return frozenset(columns) if columns else None
+
+
+def _split(expectations: tuple[dict, ...]) -> list[tuple[frozenset[str] | None, tuple[int, ...]]]:
+    """Group a suite's expectations into parts that share columns (connected column sets)."""
+    groups: list[tuple[frozenset[str] | None, list[int]]] = []
+    for i, exp in enumerate(expectations):
+        columns = _expectation_columns(exp)
+        if not columns:  # the schema part, or the whole-frame part
+            for n, (cols, members) in enumerate(groups):
+                if cols == columns and (cols is None or not cols):
+                    members.append(i)
+                    break
+            else:
+                groups.append((columns, [i]))
+            continue
+        merged, members = set(columns), [i]
+        kept = []
+        for cols, group in groups:
+            if cols and cols & merged:
+                merged |= cols
+                members.extend(group)
+            else:
+                kept.append((cols, group))
+        groups = kept + [(frozenset(merged), members)]
+    return [(cols, tuple(sorted(members))) for cols, members in groups]
 
 
 def _exception_message(info: Any) -> str | None:

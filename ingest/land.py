@@ -12,7 +12,7 @@ import duckdb
 from ingest.contracts import contract as get_contract
 from ingest.lake import BatchRecord, Lake, q, sha256_of
 from ingest.readers import UnreadableFile, load_raw
-from ingest.validate import duplicate_sql, validation_sql
+from ingest.validate import duplicate_sql, raw_record_sql, validation_sql
 
 
 class IngestError(Exception):
@@ -73,7 +73,7 @@ def ingest_file(con: duckdb.DuckDBPyConnection, lake: Lake, kind: str, path: Pat
     raw_types = {c: t for c, t in raw_types.items() if c in contract.names}
 
     con.execute(f"create or replace temp table parsed as {validation_sql(contract, raw_types)}")
-    con.execute(f"create or replace temp table checked as {duplicate_sql(contract, 'parsed')}")
+    con.execute(f"create or replace temp table conflicts as {duplicate_sql(contract, 'parsed')}")
     rows_read = con.execute("select count(*) from raw").fetchone()[0]
 
     batch_id = lake.new_batch_id(sha)
@@ -82,24 +82,29 @@ def ingest_file(con: duckdb.DuckDBPyConnection, lake: Lake, kind: str, path: Pat
         names = ", ".join(f'"{c}"' for c in contract.names)
         con.execute(
             f"copy (select {names}, '{batch_id}' as _batch_id, _row, {q(origin)} as _origin "
-            f"from checked where _field2 is null order by _row) "
+            f"from parsed where _field is null and _row not in (select _row from conflicts) order by _row) "
             f"to {q(staging / 'data')} (format parquet, compression zstd, per_thread_output false, "
             f"file_size_bytes '512MB', filename_pattern 'part-{{i}}', overwrite_or_ignore true)"
         )
+        # the rejected rows: a parse problem, else a conflicting duplicate; kept as read
         con.execute(
             f"copy (select '{batch_id}' as batch_id, {q(kind)} as kind, {q(path)} as file, "
-            f"_row as row_number, _field2 as field, _reason2 as reason, _raw as raw_record "
-            f"from checked where _field2 is not null order by _row) "
+            f"problems._row as row_number, problems._field as field, problems._reason as reason, "
+            f"{raw_record_sql(raw_types)} as raw_record "
+            f"from (select _row, _field, _reason from parsed where _field is not null "
+            f"union all select _row, _field, _reason from conflicts) as problems "
+            f"inner join raw on raw._row = problems._row order by problems._row) "
             f"to {q(staging / 'rejected.parquet')} (format parquet, compression zstd)"
         )
         landed, rejected = con.execute(
-            "select count(*) filter (where _field2 is null), count(*) filter (where _field2 is not null) from checked"
+            "select count(*) filter (where _field is null) - (select count(*) from conflicts), "
+            "count(*) filter (where _field is not null) + (select count(*) from conflicts) from parsed"
         ).fetchone()
         if landed + rejected != rows_read:  # the accounting promise; never expected to fire
             raise IngestError(f"{path}: accounting mismatch {landed}+{rejected} != {rows_read}")
         if not any((staging / "data").iterdir()):
             con.execute(
-                f"copy (select {names}, '' as _batch_id, 0::bigint as _row, '' as _origin from checked where false) "
+                f"copy (select {names}, '' as _batch_id, 0::bigint as _row, '' as _origin from parsed where false) "
                 f"to {q(staging / 'data' / 'part-0.parquet')} (format parquet, compression zstd)"
             )
         rec = BatchRecord(batch_id, kind, str(path), sha, origin, rows_read, landed, rejected,
@@ -110,6 +115,6 @@ def ingest_file(con: duckdb.DuckDBPyConnection, lake: Lake, kind: str, path: Pat
         shutil.rmtree(staging, ignore_errors=True)
         raise
     finally:
-        for t in ("raw", "parsed", "checked"):
+        for t in ("raw", "parsed", "conflicts"):
             con.execute(f"drop table if exists {t}")
     return IngestOutcome(str(path), kind, rows_read, landed, rejected, "landed", batch_id, warnings)

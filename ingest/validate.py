@@ -3,7 +3,7 @@
 ``validation_sql`` turns the temp table ``raw`` (see ``ingest.readers``) into one row per input
 row with every contract column parsed to its type, plus ``_field`` and ``_reason`` naming the
 first problem (null when the row is valid). Conflicting duplicates of a key inside the batch are
-flagged afterwards by ``duplicate_sql``.
+listed afterwards by ``duplicate_sql``; ``raw_record_sql`` keeps a rejected row as the file gave it.
 """
 
 from __future__ import annotations
@@ -107,34 +107,48 @@ def validation_sql(contract: Contract, raw_types: dict[str, str]) -> str:
         checks.append((column.name, err))
     field = "case " + " ".join(f"when ({e}) is not null then {_lit(f)}" for f, e in checks) + " end"
     reason = "coalesce(" + ", ".join(f"({e})" for _, e in checks) + ")"
-    raw_json = "cast(to_json(struct_pack(" + ", ".join(
-        f'"{c}" := cast("{c}" as varchar)' for c in raw_types
-    ) + ")) as varchar)" if raw_types else "'{}'"
-    return (
-        f"select _row, {', '.join(parsed)}, {field} as _field, {reason} as _reason, "
-        f"{raw_json} as _raw from raw"
-    )
+    return f"select _row, {', '.join(parsed)}, {field} as _field, {reason} as _reason from raw"
+
+
+def raw_record_sql(raw_types: dict[str, str], table: str = "raw") -> str:
+    """The row as the file gave it, as JSON text: kept with a rejected row, so nothing is lost.
+
+    Built only for rejected rows (joined back to ``raw`` by ``_row``), never for every row read.
+    """
+    if not raw_types:
+        return "'{}'"
+    return "cast(to_json(struct_pack(" + ", ".join(
+        f'"{c}" := cast({table}."{c}" as varchar)' for c in raw_types
+    ) + ")) as varchar)"
 
 
 def duplicate_sql(contract: Contract, parsed_table: str) -> str:
-    """Mark later rows whose key repeats an earlier valid row's key with different content."""
+    """The later valid rows whose key repeats an earlier valid row's key with different content.
+
+    One row per conflicting row: ``_row``, ``_field`` (the key) and ``_reason`` (naming the
+    earlier row). Keys are counted first, so only the rows of repeated keys are ranked: a batch
+    of unique keys costs one hash aggregate, not a sort of the whole file.
+    """
     key = ", ".join(f'"{k}"' for k in contract.key)
     content = ", ".join(f'"{c}"' for c in contract.names)
+    key_name = contract.key[0] if len(contract.key) == 1 else "+".join(contract.key)
     return f"""
-        select * exclude (_first_row, _first_hash, _hash),
-            case when _field is null and _hash <> _first_hash then '{contract.key[0] if len(contract.key) == 1 else '+'.join(contract.key)}' else _field end as _field2,
-            case when _field is null and _hash <> _first_hash
-                 then 'conflicting duplicate of row ' || _first_row || ' (same key, different content)'
-                 else _reason end as _reason2
-        from (
-            select *, hash({content}) as _hash,
-                first_value(hash({content})) over (partition by {key} order by _row) as _first_hash,
-                first_value(_row) over (partition by {key} order by _row) as _first_row
-            from {parsed_table}
-            where _field is null
-            union all by name
-            select *, null as _hash, null as _first_hash, null as _first_row
-            from {parsed_table}
-            where _field is not null
+        with valid as (
+            select * from {parsed_table} where _field is null
+        ),
+        repeated_keys as (
+            select {key} from valid group by {key} having count(*) > 1
+        ),
+        repeated as (
+            select _row, hash({content}) as _hash,
+                first_value(hash({content})) over first_seen as _first_hash,
+                first_value(_row) over first_seen as _first_row
+            from valid
+            semi join repeated_keys using ({key})
+            window first_seen as (partition by {key} order by _row)
         )
+        select _row, '{key_name}' as _field,
+            'conflicting duplicate of row ' || _first_row || ' (same key, different content)' as _reason
+        from repeated
+        where _hash <> _first_hash
     """

@@ -421,3 +421,47 @@ def test_null_rate_warning_with_row_condition(variant):
     assert any("expect_column_values_to_not_be_null(column='url', mostly=0.9, where type == 'click'):"
                " 1 unexpected of 1 values" in w for w in r.warnings), r.warnings
     assert "warn tracking: " in report.summary()
+
+
+def test_suites_split_into_parts_that_share_columns():
+    # Each expectation is validated on the columns it reads; one with a row condition reads the
+    # condition's column too. Every expectation lands in exactly one part.
+    from expectations.runner import _split
+
+    for suite in load_suites():
+        parts = _split(suite.expectations)
+        positions = sorted(i for _, members in parts for i in members)
+        assert positions == list(range(len(suite.expectations))), suite.name
+        for columns, members in parts:
+            for i in members:
+                exp = suite.expectations[i]
+                kwargs = exp["kwargs"]
+                if exp["type"] == "expect_column_to_exist":
+                    assert columns == frozenset(), (suite.name, i)
+                    continue
+                assert columns, (suite.name, i)
+                read = {kwargs[k] for k in ("column", "column_A", "column_B") if k in kwargs}
+                if "row_condition" in kwargs:
+                    read.add(kwargs["row_condition"]["column"]["name"])
+                assert read <= columns, (suite.name, i, read, columns)
+    history = next(s for s in load_suites() if s.name == "fct_message_status_history")
+    grouped = {cols for cols, _ in _split(history.expectations) if cols}
+    assert frozenset({"status", "failure_type"}) in grouped
+    assert frozenset({"valid_from", "valid_to"}) in grouped
+
+
+def test_unreadable_row_condition_validates_on_the_whole_frame():
+    from expectations.runner import _split
+
+    exps = (
+        {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
+        {"type": "expect_column_values_to_not_be_null", "kwargs": {"column": "a"}},
+        {"type": "expect_column_values_to_not_be_null",
+         "kwargs": {"column": "b", "row_condition": 'c == "x"', "condition_parser": "pandas"}},
+        {"type": "expect_column_values_to_be_in_set",
+         "kwargs": {"column": "c", "value_set": ["x"],
+                    "row_condition": {"type": "comparison", "column": {"name": "a"},
+                                      "operator": "IN", "parameter": ["p", "q"]}}},
+    )
+    parts = dict((members, cols) for cols, members in _split(exps))
+    assert parts == {(0,): frozenset(), (1, 3): frozenset({"a", "c"}), (2,): None}
