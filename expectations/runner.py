@@ -27,6 +27,8 @@ import html
 import json
 import logging
 import os
+import re
+import threading
 import time
 import warnings
 from collections.abc import Iterable, Iterator
@@ -823,13 +825,76 @@ _RULES: dict[str, list[tuple[str, str]]] = {
 
 
 # ---- entry point --------------------------------------------------------------------------
+def connect(db_path: Path, memory_limit: str | None = None,
+            temp_directory: Path | None = None) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse for the suites, bounded like the build's."""
+    config: dict[str, str] = {}
+    if memory_limit:
+        config["memory_limit"] = memory_limit
+    if temp_directory:
+        Path(temp_directory).mkdir(parents=True, exist_ok=True)
+        config["temp_directory"] = str(temp_directory)
+    con = duckdb.connect(str(db_path), read_only=True, config=config)
+    con.execute("set enable_progress_bar = false")
+    try:
+        con.execute("set TimeZone = 'UTC'")
+    except duckdb.Error:
+        pass
+    return con
+
+
+@dataclass
+class SuiteJob:
+    """What a process needs to run suites on a built warehouse (picklable: a helper gets it)."""
+
+    db_path: Path
+    suites: tuple[str, ...]
+    lake_globs: dict[str, str | list[str]] | None = None
+    chunk_rows: int = 500_000
+    changed: dict[str, tuple[str, str]] | None = None
+    memory_limit: str | None = None
+    temp_directory: Path | None = None
+
+
+class SuiteSession:
+    """One connection and one great-expectations context that run suites by name."""
+
+    def __init__(self, job: SuiteJob) -> None:
+        self.job = job
+        self.con = connect(job.db_path, job.memory_limit, job.temp_directory)
+        self.wh = _Warehouse(self.con)
+        self.defs = {s.name: s for s in load_suites() if s.name in set(job.suites)}
+        self.gxr = _GX(self.defs.values())
+
+    def run(self, name: str) -> CheckResult:
+        return _run_suite(self.gxr, self.defs[name], self.con, self.wh, self.job.lake_globs,
+                          self.job.chunk_rows, self.job.changed)
+
+    def weight(self, name: str) -> int:
+        """Rows the suite will read, roughly (tables by DuckDB's estimate; views and lake
+        files count as the largest), to hand the biggest suites out first."""
+        s = self.defs[name]
+        schema, table = ((MART_SCHEMA, s.table) if s.source != "landing"
+                         else (STAGING_SCHEMA, f"stg_{s.table}"))
+        rows = self.con.execute(
+            "select estimated_size from duckdb_tables() where schema_name = ? and table_name = ?",
+            [schema, table]).fetchall()
+        if not rows or (s.source == "landing" and self.job.lake_globs):
+            return 1 << 62
+        return int(rows[0][0])
+
+    def close(self) -> None:
+        self.con.close()
+
+
 def validate_warehouse(db_path: Path, *, as_of: datetime,
                        lake_globs: dict[str, str | list[str]] | None = None,
                        chunk_rows: int = 500_000, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
                        changed: dict[str, tuple[str, str]] | None = None,
                        memory_limit: str | None = None,
-                       temp_directory: Path | None = None) -> CheckReport:
+                       temp_directory: Path | None = None,
+                       helper: Any = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
@@ -838,8 +903,10 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
     suite's table to a key column and the table of its recomputed values (an incremental
     build's, e.g. fct_message_status -> (message_id, intermediate.int_changed_messages)): that
     table is then validated on those keys only. ``memory_limit`` and ``temp_directory`` bound
-    the suites' DuckDB connection like the build's (DuckDB's default is 80% of RAM). With ``docs_dir``,
-    a self-contained ``index.html`` describing every result is written there.
+    the suites' DuckDB connection like the build's (DuckDB's default is 80% of RAM). With
+    ``helper`` (an ``expectations.helper.SuiteHelper``), a second process takes suites from
+    the same queue, biggest first, and the memory limit is shared between the two. With
+    ``docs_dir``, a self-contained ``index.html`` describing every result is written there.
     """
     started = time.monotonic()
     db_path = Path(db_path)
@@ -856,25 +923,18 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
             raise ValueError(f"unknown suites: {', '.join(sorted(unknown))}")
         defs = [s for s in defs if s.name in wanted]
 
-    results: list[CheckResult] = []
-    config: dict[str, str] = {}
-    if memory_limit:
-        config["memory_limit"] = memory_limit
-    if temp_directory:
-        Path(temp_directory).mkdir(parents=True, exist_ok=True)
-        config["temp_directory"] = str(temp_directory)
-    con = duckdb.connect(str(db_path), read_only=True, config=config)
-    con.execute("set enable_progress_bar = false")
-    effective_limit = con.execute("select current_setting('memory_limit')").fetchone()[0]
+    shared = helper is not None and len(defs) > 1
+    job = SuiteJob(db_path, tuple(s.name for s in defs), lake_globs, chunk_rows, changed,
+                   share_memory(memory_limit, 2) if shared else memory_limit, temp_directory)
+    session = SuiteSession(job)
+    effective_limit = session.con.execute("select current_setting('memory_limit')").fetchall()[0][0]
     try:
-        try:
-            con.execute("set TimeZone = 'UTC'")
-        except duckdb.Error:
-            pass
-        wh = _Warehouse(con)
-        gxr = _GX(defs)
-        for s in defs:
-            results.append(_run_suite(gxr, s, con, wh, lake_globs, chunk_rows, changed))
+        if shared:
+            by_name = _run_shared(session, helper, job)
+        else:
+            by_name = {s.name: session.run(s.name) for s in defs}
+        results = [by_name[s.name] for s in defs]
+        con, wh = session.con, session.wh
         log = _send_log_relation(con, wh, lake_globs, incremental=bool(changed))
         results.append(_check("cross.fct_message_status_vs_send_log", "cross",
                               _cross_status_vs_log, con, wh, log, as_of,
@@ -885,11 +945,59 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
             results.append(_check(f"consistency.{table}", "consistency",
                                   _rule_check, con, wh, table, rules))
     finally:
-        con.close()
+        session.close()
     report = CheckReport(results, as_of, db_path, time.monotonic() - started, effective_limit)
     if docs_dir is not None:
         write_docs(report, Path(docs_dir))
     return report
+
+
+def _run_shared(session: SuiteSession, helper: Any, job: SuiteJob) -> dict[str, CheckResult]:
+    """This process and the helper take suites from one queue, biggest first. If the helper
+    fails, the suite it held goes back on the queue and this process finishes the work."""
+    queue = sorted(job.suites, key=session.weight, reverse=True)
+    lock = threading.Lock()
+    out: dict[str, CheckResult] = {}
+
+    def take() -> str | None:
+        with lock:
+            return queue.pop(0) if queue else None
+
+    def feed(name: str | None) -> None:
+        try:
+            helper.open(job)
+            while name is not None:
+                out[name] = helper.run(name)
+                name = take()
+            helper.release()
+        except Exception:  # the helper is gone: give its suite back
+            if name is not None:
+                with lock:
+                    queue.insert(0, name)
+
+    # the helper (started early, warm) takes the biggest suite; this process the next ones
+    feeder = threading.Thread(target=feed, args=(take(),), name="suite-helper-feeder", daemon=True)
+    feeder.start()
+    while True:
+        while (name := take()) is not None:
+            out[name] = session.run(name)
+        feeder.join()
+        if not queue:
+            return out
+
+
+def share_memory(limit: str | None, parts: int) -> str | None:
+    """A DuckDB memory limit ("12GB", "512MB", "6GiB") split between ``parts`` connections;
+    limits in other forms (a percentage) are kept as they are."""
+    if not limit:
+        return limit
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]?)(i?)B?\s*", limit, re.IGNORECASE)
+    if m is None:
+        return limit
+    base = 1024 if m.group(3) else 1000
+    power = " KMGT".index((m.group(2) or " ").upper())
+    each = float(m.group(1)) * base ** power / parts
+    return f"{max(1, int(each / 1000 ** 2))}MB"
 
 
 # ---- data docs ----------------------------------------------------------------------------

@@ -152,6 +152,8 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         progress(f"{plan.mode} build: {plan.reason}")
         target = new_build_path(settings, copy_current=plan.incremental)
         preloading = _preload_checks() if run_checks else None
+        # a full build's suites read every row: a second process shares them (see DECISIONS.md)
+        helper = _start_suite_helper() if run_checks and not plan.incremental and settings.threads > 1 else None
         try:
             progress(f"building models as of {iso(as_of)} into {target.parent.name}")
             command = ["build", *DBT_BUILD_EXCLUDE, *([] if plan.incremental else ["--full-refresh"])]
@@ -163,11 +165,16 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             write_state(target, as_of, plan)
             if preloading is not None:
                 preloading.join()
-            checks = _quality_gate(settings, target, as_of, progress, plan) if run_checks else []
+            checks = _quality_gate(settings, target, as_of, progress, plan, helper) if run_checks else []
+            if helper is not None:
+                helper.close()
             publish(settings, target)
         except BaseException:
             discard(target)
             raise
+        finally:
+            if helper is not None:
+                helper.close()
     progress(f"published {settings.warehouse}")
     return BuildResult(as_of, settings.warehouse, time.monotonic() - started, checks, plan.mode)
 
@@ -208,8 +215,19 @@ def _preload_checks() -> threading.Thread:
     return thread
 
 
+def _start_suite_helper():
+    """A second process for the suites, started now so that it imports great-expectations
+    while dbt runs; None when it cannot start (the suites then run in this process)."""
+    try:
+        from expectations.helper import SuiteHelper
+
+        return SuiteHelper()
+    except Exception:
+        return None
+
+
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress,
-                  plan: BuildPlan | None = None) -> list[dict]:
+                  plan: BuildPlan | None = None, helper=None) -> list[dict]:
     try:
         from expectations.runner import validate_warehouse
     except ImportError:  # suites not installed: dbt tests alone gate
@@ -228,7 +246,7 @@ def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progr
         changed = CHANGED_KEYS if plan.as_of_moved else {**CHANGED_KEYS, **KEPT_DELIVERY_KEYS}
     report = validate_warehouse(db, as_of=as_of, docs_dir=docs, lake_globs=new_batches,
                                 changed=changed, memory_limit=settings.memory_limit,
-                                temp_directory=settings.temp_dir)
+                                temp_directory=settings.temp_dir, helper=helper)
     checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
     (settings.staging_dir / "checks.json").write_text(json.dumps(checks, indent=2))
     if not report.passed:

@@ -465,3 +465,49 @@ def test_unreadable_row_condition_validates_on_the_whole_frame():
     )
     parts = dict((members, cols) for cols, members in _split(exps))
     assert parts == {(0,): frozenset(), (1, 3): frozenset({"a", "c"}), (2,): None}
+
+
+def _comparable(report: CheckReport) -> list[tuple]:
+    return [(r.name, r.status, r.details, r.failures, r.rows, r.warnings, r.expectations)
+            for r in report.results]
+
+
+def test_a_helper_process_shares_the_suites_with_the_same_results(variant):
+    from expectations.helper import SuiteHelper
+
+    db = variant("update marts.fct_message_status set status = 'bounced' where message_id = 'm1'",
+                 "update staging.stg_tracking set url = null")
+    alone = validate_warehouse(db, as_of=AS_OF, memory_limit="2GB")
+    with SuiteHelper() as helper:
+        shared = validate_warehouse(db, as_of=AS_OF, memory_limit="2GB", helper=helper)
+        helper_pid = helper.pid
+        duckdb.connect(str(db)).close()  # the helper let go of the warehouse: it can be written
+    assert helper_pid is not None and helper.ran  # the helper validated some suites ...
+    names = {s.name for s in load_suites()}
+    assert set(helper.ran) < names  # ... and this process the others
+    assert _comparable(shared) == _comparable(alone)
+    assert not shared.passed and shared.result("fct_message_status").status == "failed"
+    assert shared.result("tracking").warnings  # the null-rate warning survives the trip
+    assert shared.memory_limit != alone.memory_limit  # the limit is shared between the two
+
+
+def test_a_dead_helper_leaves_the_suites_to_this_process(base_db):
+    from expectations.helper import SuiteHelper
+
+    helper = SuiteHelper()
+    helper.kill()
+    report = validate_warehouse(base_db, as_of=AS_OF, helper=helper)
+    helper.close()
+    assert helper.ran == []
+    assert report.passed
+    assert {r.name for r in report.results if r.kind == "suite"} == {s.name for s in load_suites()}
+
+
+def test_memory_limit_is_split_between_processes():
+    from expectations.runner import share_memory
+
+    assert share_memory("12GB", 2) == "6000MB"
+    assert share_memory("6GiB", 2) == "3221MB"
+    assert share_memory("512MB", 2) == "256MB"
+    assert share_memory("80%", 2) == "80%"
+    assert share_memory(None, 2) is None

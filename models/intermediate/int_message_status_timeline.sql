@@ -74,9 +74,7 @@ running as (
         min(case when outcome = 'hard_bounce' then event_seq end) over known_so_far as first_hard_seq,
         max(case when is_status_event and outcome <> 'hard_bounce' then event_seq end) over known_so_far as last_status_seq,
         max(case when outcome = 'soft_bounce' then event_seq end) over known_so_far as last_soft_seq,
-        row_number() over (
-            partition by message_id, change_at order by change_kind desc, event_seq desc
-        ) as rank_in_instant
+        lead(change_at) over known_so_far as next_change_at
     from change_points
     window known_so_far as (
         partition by message_id order by change_at, change_kind, event_seq
@@ -84,16 +82,19 @@ running as (
     )
 ),
 
--- the state after the last change at each instant
+-- the state after the last change at each instant (the same sort as the running state)
 instants as (
     select * from running
-    where rank_in_instant = 1
+    where next_change_at is null or next_change_at <> change_at
 ),
 
 states as (
     select
         instants.message_id,
         instants.change_at,
+        messages.delivery_id,
+        messages.profile_id,
+        messages.validity_end_at,
         messages.validity_end_at is not null and instants.change_at >= messages.validity_end_at as is_past_validity,
         hard.event_id as hard_event_id,
         hard.failure_reason as hard_reason,
@@ -127,66 +128,120 @@ classified as (
     from states
 ),
 
-by_mode as (
+-- both modes' visible status at each instant, side by side (one sort per message, not per mode)
+by_instant as (
     select
         message_id,
         change_at,
-        'standard' as reporting_mode,
+        delivery_id,
+        profile_id,
+        validity_end_at,
         status_cause,
         cause_event_id,
         case
             when status_cause in ('hard_bounce', 'expired', 'validity_ended') then 'failed'
             else 'sent'
-        end as status,
+        end as standard_status,
         case
             when status_cause = 'hard_bounce' then 'hard'
             when status_cause in ('expired', 'validity_ended') then 'soft'
-        end as failure_type,
+        end as standard_failure_type,
         case
             when status_cause = 'hard_bounce' then coalesce(hard_reason, 'not defined')
             when status_cause in ('expired', 'validity_ended') then coalesce(latest_reason, soft_reason, 'not defined')
-        end as failure_reason
-    from classified
-    union all
-    select
-        message_id,
-        change_at,
-        'efs' as reporting_mode,
-        status_cause,
-        cause_event_id,
+        end as standard_failure_reason,
         case
             when status_cause in ('hard_bounce', 'expired', 'validity_ended', 'soft_bounce') then 'failed'
             when status_cause = 'delivered' then 'sent'
             else 'pending'
-        end as status,
+        end as efs_status,
         case
             when status_cause = 'hard_bounce' then 'hard'
             when status_cause in ('expired', 'validity_ended', 'soft_bounce') then 'soft'
-        end as failure_type,
+        end as efs_failure_type,
         case
             when status_cause = 'hard_bounce' then coalesce(hard_reason, 'not defined')
             when status_cause in ('expired', 'validity_ended', 'soft_bounce') then coalesce(latest_reason, soft_reason, 'not defined')
-        end as failure_reason
+        end as efs_failure_reason
     from classified
 ),
 
 keyed as (
     select
         *,
-        lag(status) over by_time as previous_status,
-        lag(failure_type) over by_time as previous_failure_type,
-        lag(failure_reason) over by_time as previous_failure_reason
-    from by_mode
-    window by_time as (partition by message_id, reporting_mode order by change_at)
+        lag(standard_status) over by_time as previous_standard_status,
+        lag(standard_failure_type) over by_time as previous_standard_failure_type,
+        lag(standard_failure_reason) over by_time as previous_standard_failure_reason,
+        lag(efs_status) over by_time as previous_efs_status,
+        lag(efs_failure_type) over by_time as previous_efs_failure_type,
+        lag(efs_failure_reason) over by_time as previous_efs_failure_reason
+    from by_instant
+    window by_time as (partition by message_id order by change_at)
 ),
 
--- islands: keep only the instants where the visible status changes
-changes as (
-    select * from keyed
-    where previous_status is null
-        or previous_status <> status
-        or coalesce(previous_failure_type, '') <> coalesce(failure_type, '')
-        or coalesce(previous_failure_reason, '') <> coalesce(failure_reason, '')
+-- islands: the instants where a mode's visible status changes
+flagged as (
+    select
+        *,
+        previous_standard_status is null
+            or previous_standard_status <> standard_status
+            or coalesce(previous_standard_failure_type, '') <> coalesce(standard_failure_type, '')
+            or coalesce(previous_standard_failure_reason, '') <> coalesce(standard_failure_reason, '')
+            as is_standard_change,
+        previous_efs_status is null
+            or previous_efs_status <> efs_status
+            or coalesce(previous_efs_failure_type, '') <> coalesce(efs_failure_type, '')
+            or coalesce(previous_efs_failure_reason, '') <> coalesce(efs_failure_reason, '')
+            as is_efs_change
+    from keyed
+),
+
+-- each change holds until that mode's next change
+bounded as (
+    select
+        *,
+        min(case when is_standard_change then change_at end) over later as next_standard_change_at,
+        min(case when is_efs_change then change_at end) over later as next_efs_change_at
+    from flagged
+    where is_standard_change or is_efs_change
+    window later as (
+        partition by message_id order by change_at
+        rows between 1 following and unbounded following
+    )
+),
+
+eventful as (
+    select
+        message_id,
+        delivery_id,
+        profile_id,
+        'standard' as reporting_mode,
+        standard_status as status,
+        standard_failure_type as failure_type,
+        standard_failure_reason as failure_reason,
+        status_cause,
+        cause_event_id,
+        change_at as valid_from,
+        next_standard_change_at as valid_to,
+        validity_end_at
+    from bounded
+    where is_standard_change
+    union all
+    select
+        message_id,
+        delivery_id,
+        profile_id,
+        'efs' as reporting_mode,
+        efs_status as status,
+        efs_failure_type as failure_type,
+        efs_failure_reason as failure_reason,
+        status_cause,
+        cause_event_id,
+        change_at as valid_from,
+        next_efs_change_at as valid_to,
+        validity_end_at
+    from bounded
+    where is_efs_change
 ),
 
 quiet as (
@@ -205,27 +260,6 @@ quiet as (
         validity_end_at
     from quiet_messages
     cross join (select 'standard' as reporting_mode union all select 'efs' as reporting_mode) as modes
-),
-
-eventful as (
-    select
-        changes.message_id,
-        messages.delivery_id,
-        messages.profile_id,
-        changes.reporting_mode,
-        changes.status,
-        changes.failure_type,
-        changes.failure_reason,
-        changes.status_cause,
-        changes.cause_event_id,
-        changes.change_at as valid_from,
-        lead(changes.change_at) over (
-            partition by changes.message_id, changes.reporting_mode order by changes.change_at
-        ) as valid_to,
-        messages.validity_end_at
-    from changes
-    inner join messages
-        on changes.message_id = messages.message_id
 ),
 
 final as (
