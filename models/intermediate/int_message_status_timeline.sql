@@ -74,12 +74,14 @@ running as (
         min(case when outcome = 'hard_bounce' then event_seq end) over known_so_far as first_hard_seq,
         max(case when is_status_event and outcome <> 'hard_bounce' then event_seq end) over known_so_far as last_status_seq,
         max(case when outcome = 'soft_bounce' then event_seq end) over known_so_far as last_soft_seq,
-        lead(change_at) over known_so_far as next_change_at
+        lead(change_at) over in_order as next_change_at
     from change_points
-    window known_so_far as (
-        partition by message_id order by change_at, change_kind, event_seq
-        rows between unbounded preceding and current row
-    )
+    window
+        in_order as (partition by message_id order by change_at, change_kind, event_seq),
+        known_so_far as (
+            partition by message_id order by change_at, change_kind, event_seq
+            rows between unbounded preceding and current row
+        )
 ),
 
 -- the state after the last change at each instant (the same sort as the running state)
