@@ -166,14 +166,14 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             if preloading is not None:
                 preloading.join()
             checks = _quality_gate(settings, target, as_of, progress, plan, helper) if run_checks else []
-            if helper is not None:
+            if helper is not None:  # before publishing: its read lock would block the write
                 helper.close()
             publish(settings, target)
         except BaseException:
             discard(target)
             raise
         finally:
-            if helper is not None:
+            if helper is not None:  # a failed build (closing twice is a no-op)
                 helper.close()
     progress(f"published {settings.warehouse}")
     return BuildResult(as_of, settings.warehouse, time.monotonic() - started, checks, plan.mode)

@@ -1,7 +1,7 @@
 -- One row per tracking event; repeats of an event_id count once (first landed copy wins).
 -- Kept between builds on DuckDB: an incremental build ranks the new batches' rows together
 -- with the kept row of the same event_id (the winner of every earlier batch), so a batch
--- costs in proportion to its rows (macro kept_staging).
+-- costs in proportion to its rows (macro kept_staging_rows).
 {{ config(materialized=staging_materialization(), unique_key='event_id', incremental_strategy='delete+insert') }}
 with source as (
     select * from {{ staging_source('tracking') }}
