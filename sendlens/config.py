@@ -17,12 +17,15 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 DEFAULT_HOME = "sendlens-home"
 
 
+DEFAULT_MEMORY_SHARE = 0.30  # of the machine's RAM, for DuckDB (see DECISIONS.md)
+
+
 def _default_memory_limit() -> str:
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError):
         return "4GB"
-    return f"{max(1, int(total * 0.25 / 2**30))}GB"
+    return f"{max(256, int(total * DEFAULT_MEMORY_SHARE / 2**20))}MiB"
 
 
 @dataclass

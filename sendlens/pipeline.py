@@ -26,7 +26,7 @@ from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
 from sendlens.incremental import BuildPlan, plan_build, write_state
 from sendlens.lock import home_lock
-from sendlens.publish import discard, new_build_path, publish, sweep_stale_builds
+from sendlens.publish import WarehouseCopy, discard, new_build_path, publish, sweep_stale_builds
 
 Progress = Callable[[str], None]
 
@@ -150,19 +150,27 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         sweep_stale_builds(settings)
         plan = plan_build(settings, as_of, full_refresh)
         progress(f"{plan.mode} build: {plan.reason}")
-        target = new_build_path(settings, copy_current=plan.incremental)
+        target = new_build_path(settings)
+        # an incremental build starts from a copy of the published warehouse, made while dbt parses
+        copy = (WarehouseCopy(settings.warehouse, target, lambda db: write_state(db, as_of, plan))
+                if plan.incremental else None)
         preloading = _preload_checks() if run_checks else None
         # a full build's suites read every row: a second process shares them (see DECISIONS.md)
         helper = _start_suite_helper() if run_checks and not plan.incremental and settings.threads > 1 else None
         try:
             progress(f"building models as of {iso(as_of)} into {target.parent.name}")
-            command = ["build", *DBT_BUILD_EXCLUDE, *([] if plan.incremental else ["--full-refresh"])]
+            # an incremental build keeps the seeds it copied (they are fingerprinted: unchanged)
+            command = (["build", *DBT_BUILD_EXCLUDE, "--exclude-resource-type", "seed"] if plan.incremental
+                       else ["build", *DBT_BUILD_EXCLUDE, "--full-refresh"])
             try:
                 run_dbt(settings, target, command, {**settings.dbt_vars(as_of), **plan.dbt_vars()},
-                        progress=progress)
+                        progress=progress, extra_env=copy.env if copy else None)
             except DbtFailed as exc:
                 raise ChecksFailed(f"build failed; the published warehouse is unchanged.\n{exc}") from None
-            write_state(target, as_of, plan)
+            if copy is not None:  # the copy holds the build state already
+                copy.join()
+            else:
+                write_state(target, as_of, plan)
             if preloading is not None:
                 preloading.join()
             checks = _quality_gate(settings, target, as_of, progress, plan, helper) if run_checks else []
@@ -170,6 +178,8 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
                 helper.close()
             publish(settings, target)
         except BaseException:
+            if copy is not None:  # let the copier finish before its folder goes
+                copy.wait()
             discard(target)
             raise
         finally:
@@ -276,17 +286,21 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
                     raise SendlensError(f"unknown delivery {delivery_id!r}")
         finally:
             con.close()
-        target = new_build_path(settings, copy_current=True)
+        target = new_build_path(settings)
+        copy = WarehouseCopy(settings.warehouse, target)
         try:
             run_dbt(settings, target,
                     ["build", "--select", "dash_delivery_kpis+", *DBT_BUILD_EXCLUDE],
                     settings.dbt_vars(as_of or at, stats_at=at, stats_delivery_id=delivery_id),
-                    progress=progress)
+                    progress=progress, extra_env=copy.env)
+            copy.join()
             publish(settings, target)
         except DbtFailed as exc:
+            copy.wait()
             discard(target)
             raise ChecksFailed(f"compute-stats failed; the published warehouse is unchanged.\n{exc}") from None
         except BaseException:
+            copy.wait()
             discard(target)
             raise
     return settings.warehouse

@@ -10,23 +10,61 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 import uuid
 from pathlib import Path
+from typing import Callable
 
 import duckdb
 
 from sendlens.config import Settings
+from sendlens.dbt_wait import WAIT_ENV, failed_marker
 
 
-def new_build_path(settings: Settings, copy_current: bool = False) -> Path:
-    """A fresh build file. It is named like the published file (in its own folder) so that the
-    DuckDB catalog name dbt qualifies relations with stays `sendlens` after the swap."""
+def new_build_path(settings: Settings) -> Path:
+    """A fresh build file's path (in a new folder; the file itself is dbt's to create, or a
+    WarehouseCopy's). It is named like the published file so that the DuckDB catalog name dbt
+    qualifies relations with stays `sendlens` after the swap."""
     folder = settings.staging_dir / f"build-{uuid.uuid4().hex[:12]}"
     folder.mkdir(parents=True, exist_ok=False)
-    path = folder / settings.warehouse.name
-    if copy_current and settings.warehouse.exists():
-        shutil.copyfile(settings.warehouse, path)
-    return path
+    return folder / settings.warehouse.name
+
+
+class WarehouseCopy:
+    """Copies the published warehouse to a build's path in a thread, while dbt starts up and
+    parses (dbt waits for it in the sendlens.dbt_wait plugin, given ``env``). The copy lands
+    under a temporary name and is renamed when complete; a failure is written next to it."""
+
+    def __init__(self, source: Path, target: Path,
+                 prepare: Callable[[Path], None] | None = None) -> None:
+        """``prepare`` runs on the complete copy before it is renamed into place (in the
+        thread: a first write to a large DuckDB file checkpoints for about a second)."""
+        self.source, self.target, self.prepare = source, target, prepare
+        self.error: BaseException | None = None
+        self.env = {WAIT_ENV: str(target)}
+        self._thread = threading.Thread(target=self._copy, name="warehouse-copy", daemon=True)
+        self._thread.start()
+
+    def _copy(self) -> None:
+        partial = self.target.with_name(self.target.name + ".partial")
+        try:
+            shutil.copyfile(self.source, partial)
+            if self.prepare is not None:
+                self.prepare(partial)
+            os.replace(partial, self.target)
+        except BaseException as exc:  # noqa: BLE001 - reported by join() and to dbt's wait
+            self.error = exc
+            failed_marker(self.target).write_text(f"{type(exc).__name__}: {exc}")
+
+    def wait(self) -> None:
+        """Wait for the copy to end, whatever its outcome."""
+        self._thread.join()
+
+    def join(self) -> None:
+        """Wait for the copy; raise its error if it failed."""
+        self._thread.join()
+        if self.error is not None:
+            raise OSError(f"copying {self.source} to {self.target} failed: {self.error}") from self.error
 
 
 def publish(settings: Settings, build_path: Path) -> Path:

@@ -167,3 +167,48 @@ def test_every_published_relation_is_queryable(scenario):
     assert {r["table_name"] for r in relations} >= {"fct_message_status", "rpt_delivery_kpis", "ingest_batches", "stg_send_log"}
     for r in relations:  # views too: they must not point at the build file's catalog
         scenario.query(f'select count(*) from "{r["table_schema"]}"."{r["table_name"]}"')
+
+
+def test_warehouse_copy_lands_whole_and_prepared(tmp_path):
+    """The build's copy of the warehouse appears at its path only when complete, after
+    `prepare` ran on it; dbt's wait (sendlens.dbt_wait) returns then."""
+    from sendlens.dbt_wait import wait_for_copy
+    from sendlens.publish import WarehouseCopy
+
+    source = tmp_path / "published.duckdb"
+    con = duckdb.connect(str(source))
+    con.execute("create table t as select range as i from range(100000)")
+    con.close()
+    target = tmp_path / "build" / "sendlens.duckdb"
+    target.parent.mkdir()
+
+    def prepare(db: Path) -> None:
+        assert not target.exists()  # still under its temporary name
+        c = duckdb.connect(str(db))
+        c.execute("create table state as select 'prepared' as note")
+        c.close()
+
+    copy = WarehouseCopy(source, target, prepare)
+    wait_for_copy(target, timeout=60)
+    copy.join()
+    con = duckdb.connect(str(target), read_only=True)
+    assert con.execute("select count(*), sum(i) from t").fetchone() == (100000, sum(range(100000)))
+    assert con.execute("select note from state").fetchone() == ("prepared",)
+    con.close()
+    assert sorted(p.name for p in target.parent.iterdir()) == ["sendlens.duckdb"]
+
+
+def test_failed_warehouse_copy_stops_dbts_wait_with_the_reason(tmp_path):
+    from sendlens.dbt_wait import CopyFailed, wait_for_copy
+    from sendlens.publish import WarehouseCopy
+
+    target = tmp_path / "build" / "sendlens.duckdb"
+    target.parent.mkdir()
+    copy = WarehouseCopy(tmp_path / "missing.duckdb", target)
+    with pytest.raises(CopyFailed, match="missing.duckdb"):
+        wait_for_copy(target, timeout=60)
+    with pytest.raises(OSError, match="missing.duckdb"):
+        copy.join()
+    assert not target.exists()
+    with pytest.raises(CopyFailed, match="after 0 s"):  # and a copier that never comes
+        wait_for_copy(tmp_path / "never" / "sendlens.duckdb", timeout=0.0)
