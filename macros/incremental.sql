@@ -5,7 +5,7 @@
     started from. On Spark, and on a full build, every model is rebuilt whole. -#}
 
 {% macro is_incremental_build() -%}
-    {{ return(var('build_mode', 'full') == 'incremental' and target.type != 'spark') }}
+    {{ return(build_var('build_mode', 'full') == 'incremental' and target.type != 'spark') }}
 {%- endmacro %}
 
 {#- The materialization of a model kept between builds (a table on Spark). -#}
@@ -14,18 +14,21 @@
 {%- endmacro %}
 
 {#- Pre-hook of a kept model: drop the rows of the keys about to be recomputed (all of them,
-    also those that now produce no row). The model then appends the recomputed rows. -#}
-{% macro delete_changed(key, changed_model) -%}
-    {%- if is_incremental() -%}
+    also those that now produce no row). The model then appends the recomputed rows.
+    `whole`: this run recomputes every key (the delivery reports when as_of moved): drop all. -#}
+{% macro delete_changed(key, changed_model, whole=false) -%}
+    {%- if is_incremental() and whole -%}
+    delete from {{ this }}
+    {%- elif is_incremental() -%}
     delete from {{ this }} where {{ key }} in (select {{ key }} from {{ ref(changed_model) }})
     {%- else -%}
     select 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- A filter to the changed keys on incremental runs (nothing on full ones). -#}
-{% macro only_changed(key, changed_model, column=none) -%}
-    {%- if is_incremental() -%}
+{#- A filter to the changed keys on incremental runs (nothing on full ones, nor with `whole`). -#}
+{% macro only_changed(key, changed_model, column=none, whole=false) -%}
+    {%- if is_incremental() and not whole -%}
     {{ column or key }} in (select {{ key }} from {{ ref(changed_model) }})
     {%- else -%}
     1 = 1
@@ -46,7 +49,7 @@
 {#- The batches landed since the published build (their files, for one kind), always with
     the kind's empty schema batch so the scan has a schema when nothing new landed. -#}
 {% macro lake_scan_new(kind) -%}
-    {%- set files = var('new_batch_files', {}).get(kind, []) -%}
+    {%- set files = build_var('new_batch_files', {}).get(kind, []) -%}
     read_parquet([
         '{{ var("lake_root") }}/{{ kind }}/batch_id=0-empty/data/*.parquet'
         {%- for f in files %}, '{{ f }}'{% endfor %}
@@ -55,8 +58,8 @@
 
 {#- The as_of window an incremental build moves across: (as_of_moved_from, as_of]. -#}
 {% macro in_moved_window(ts) -%}
-    {%- if var('as_of_moved_from', '') -%}
-    ({{ ts }} > cast('{{ var("as_of_moved_from") }}' as timestamp) and {{ ts }} <= {{ as_of() }})
+    {%- if build_var('as_of_moved_from') -%}
+    ({{ ts }} > cast('{{ build_var("as_of_moved_from") }}' as timestamp) and {{ ts }} <= {{ as_of() }})
     {%- else -%}
     false
     {%- endif -%}
@@ -103,7 +106,19 @@
     the build is incremental and as_of did not move; when it moved they are rebuilt whole
     (their as_of-dependent columns change for every delivery). -#}
 {% macro delivery_reports_kept() -%}
-    {{ return(is_incremental_build() and var('as_of_moved_from', '') == '') }}
+    {{ return(is_incremental_build() and build_var('as_of_moved_from') == '') }}
+{%- endmacro %}
+
+{#- The pre-hook and filters of the reports kept only while as_of stays put (the delivery
+    reports, rpt_data_quality_findings): per changed key when delivery_reports_kept(), every
+    key otherwise. Decided while dbt executes (a config such as full_refresh is fixed when
+    dbt parses, and dbt parses once for many builds). -#}
+{% macro report_delete_changed(key, changed_model) -%}
+    {{ return(delete_changed(key, changed_model, whole=not delivery_reports_kept())) }}
+{%- endmacro %}
+
+{% macro report_only_changed(key, changed_model, column=none) -%}
+    {{ return(only_changed(key, changed_model, column, whole=not delivery_reports_kept())) }}
 {%- endmacro %}
 
 {#- The deduplicating staging models (send_log, feedback, tracking) are kept between builds on

@@ -3,14 +3,25 @@
     {{ custom_schema_name if custom_schema_name is not none else target.schema }}
 {%- endmacro %}
 
+{#- A per-build value: as_of, stats_at, stats_delivery_id, build_mode, as_of_moved_from,
+    new_batch_files (sendlens/config.py PER_BUILD_VARS). sendlens passes them in the
+    environment (SENDLENS_BUILD_VARS, JSON), read only while dbt executes: dbt re-parses the
+    whole project whenever --vars change, and parses partially when they stay the same. At
+    parse time, and when dbt runs by hand, the value is the dbt var's. Nothing that shapes
+    the graph or a config may depend on these (see DECISIONS.md). -#}
+{% macro build_var(name, default='') -%}
+    {%- set given = fromjson(env_var('SENDLENS_BUILD_VARS', '{}')) if execute else {} -%}
+    {{ return(given[name] if name in given else var(name, default)) }}
+{%- endmacro %}
+
 {#- The build's knowledge instant (`sendlens build --as-of`). -#}
 {% macro as_of() -%}
-    cast('{{ var("as_of") }}' as timestamp)
+    cast('{{ build_var("as_of") }}' as timestamp)
 {%- endmacro %}
 
 {#- The dashboard snapshot instant (`compute-stats --at`), the build's as_of by default. -#}
 {% macro stats_at() -%}
-    cast('{{ var("stats_at") if var("stats_at") else var("as_of") }}' as timestamp)
+    cast('{{ build_var("stats_at") or build_var("as_of") }}' as timestamp)
 {%- endmacro %}
 
 {#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here; the

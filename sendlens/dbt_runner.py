@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from sendlens.config import PROJECT_DIR, Settings
+from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings
 
 
 class DbtFailed(Exception):
@@ -53,12 +53,14 @@ def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[
         "--profiles-dir", str(PROJECT_DIR),
         "--target-path", str(work / "target"),
         "--log-path", str(work / "logs"),
-        "--vars", json.dumps(vars_),
+        # the per-build values go in the environment: dbt re-parses everything when --vars change
+        "--vars", json.dumps({k: v for k, v in vars_.items() if k not in PER_BUILD_VARS}),
         "--log-format", "json",
     ]
     if target != "duckdb":
         args += ["--target", target]
     env = _env(settings, database)
+    env["SENDLENS_BUILD_VARS"] = json.dumps({k: v for k, v in vars_.items() if k in PER_BUILD_VARS})
     env.update(extra_env or {})
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=str(PROJECT_DIR))

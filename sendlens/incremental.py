@@ -19,12 +19,9 @@ from pathlib import Path
 import duckdb
 
 from ingest.lake import EMPTY_BATCH, ESP_DIR, ESP_KINDS
-from sendlens.config import PROJECT_DIR, Settings, iso
+from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
 
 STATE_TABLE = "audit.build_state"
-# dbt vars that change from build to build without changing what the kept rows mean.
-_PER_BUILD_VARS = {"as_of", "stats_at", "stats_delivery_id", "build_mode", "previous_as_of",
-                   "new_batch_files"}
 _FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml")
 
 
@@ -54,7 +51,7 @@ class BuildPlan:
 def fingerprint(settings: Settings, as_of: datetime) -> str:
     """What the kept rows depend on besides the data: model code and settings."""
     digest = hashlib.sha256()
-    vars_ = {k: v for k, v in settings.dbt_vars(as_of).items() if k not in _PER_BUILD_VARS}
+    vars_ = {k: v for k, v in settings.dbt_vars(as_of).items() if k not in PER_BUILD_VARS}
     vars_.pop("lake_root", None)
     digest.update(json.dumps(vars_, sort_keys=True).encode())
     for name in _FINGERPRINTED:

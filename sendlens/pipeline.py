@@ -26,7 +26,8 @@ from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
 from sendlens.incremental import BuildPlan, plan_build, write_state
 from sendlens.lock import home_lock
-from sendlens.publish import WarehouseCopy, discard, new_build_path, publish, sweep_stale_builds
+from sendlens.publish import (WarehouseCopy, discard, flush_early, new_build_path, publish,
+                              sweep_stale_builds)
 
 Progress = Callable[[str], None]
 
@@ -171,11 +172,13 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
                 copy.join()
             else:
                 write_state(target, as_of, plan)
+            flushing = flush_early(target)
             if preloading is not None:
                 preloading.join()
             checks = _quality_gate(settings, target, as_of, progress, plan, helper) if run_checks else []
             if helper is not None:  # before publishing: its read lock would block the write
                 helper.close()
+            flushing.join()
             publish(settings, target)
         except BaseException:
             if copy is not None:  # let the copier finish before its folder goes

@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-import uuid
 from pathlib import Path
 from typing import Callable
 
@@ -21,12 +20,18 @@ from sendlens.config import Settings
 from sendlens.dbt_wait import WAIT_ENV, failed_marker
 
 
+BUILD_FOLDER = "build-next"
+
+
 def new_build_path(settings: Settings) -> Path:
-    """A fresh build file's path (in a new folder; the file itself is dbt's to create, or a
+    """A fresh build file's path, in an empty folder (the file itself is dbt's to create, or a
     WarehouseCopy's). It is named like the published file so that the DuckDB catalog name dbt
-    qualifies relations with stays `sendlens` after the swap."""
-    folder = settings.staging_dir / f"build-{uuid.uuid4().hex[:12]}"
-    folder.mkdir(parents=True, exist_ok=False)
+    qualifies relations with stays `sendlens` after the swap. The path is the same for every
+    build of a home (callers hold the home lock): dbt's partial parsing holds only while the
+    profile, which names the path, stays the same."""
+    folder = settings.staging_dir / BUILD_FOLDER
+    shutil.rmtree(folder, ignore_errors=True)  # left by a killed run
+    folder.mkdir(parents=True)
     return folder / settings.warehouse.name
 
 
@@ -65,6 +70,25 @@ class WarehouseCopy:
         self._thread.join()
         if self.error is not None:
             raise OSError(f"copying {self.source} to {self.target} failed: {self.error}") from self.error
+
+
+def flush_early(build_path: Path) -> threading.Thread:
+    """Start writing the build file's dirty pages to disk while the suites read it, so that
+    publish's own fsync has little left to do (a fresh copy of a large warehouse is gigabytes
+    of page cache)."""
+    def flush() -> None:
+        try:
+            fd = os.open(build_path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:  # publish fsyncs again, and reports
+            pass
+
+    thread = threading.Thread(target=flush, name="flush-build", daemon=True)
+    thread.start()
+    return thread
 
 
 def publish(settings: Settings, build_path: Path) -> Path:

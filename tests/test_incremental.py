@@ -12,6 +12,7 @@ of the same home must hold the same rows in every public mart and every kept tab
 
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -174,6 +175,32 @@ def test_builds_after_the_first_are_incremental(history):
     con.close()
     assert changed_deliveries == [history["stats_delivery"]]
     assert stats_at == [(T4,)]  # the compute-stats row refreshed at the build's as_of
+
+
+def _dbt_invocations(settings: Settings) -> list[list[dict]]:
+    """The JSON log events of each dbt run in a home, oldest first (dbt rotates its log)."""
+    logs = settings.staging_dir / "dbt" / "logs"
+    rotated = sorted(logs.glob("dbt.log.*"), key=lambda p: -int(p.suffix[1:]))
+    events = []
+    for path in [*rotated, logs / "dbt.log"]:
+        for line in path.read_text().splitlines():
+            try:
+                events.append(json.loads(line)["info"])
+            except (ValueError, KeyError):
+                continue
+    starts = [i for i, e in enumerate(events) if e["name"] == "MainReportVersion"]
+    return [events[i:j] for i, j in zip(starts, [*starts[1:], len(events)])]
+
+
+def test_builds_after_the_first_parse_partially(history):
+    """The per-build values (as_of, build mode, new batches) reach dbt in the environment and
+    the build path stays the same, so dbt parses only what changed (nothing, here) instead of
+    the whole project: every build after the first (steps 2 to 6, and the compute-stats)."""
+    runs = [{e["name"] for e in run} for run in _dbt_invocations(history["settings"])]
+    assert len(runs) == 7
+    assert "UnableToPartialParse" in runs[0]  # the first build: no saved manifest yet
+    for names in runs[1:]:
+        assert "PartialParsingEnabled" in names and "UnableToPartialParse" not in names
 
 
 @pytest.mark.parametrize("step", ["step2", "step3", "step4", "step5", "step6"])

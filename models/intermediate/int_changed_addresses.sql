@@ -20,7 +20,7 @@ addresses_landed as (
     select address from {{ lake_scan_new('send_log') }}
 ),
 
-{% if var('as_of_moved_from', '') %}
+{% if build_var('as_of_moved_from') %}
 known_in_window as (
     select messages.address
     from intermediate.int_feedback_events as feedback
@@ -45,7 +45,7 @@ released_in_window as (
 all_changed as (
     select address from addresses_before
     union all select address from addresses_landed
-    {% if var('as_of_moved_from', '') %}
+    {% if build_var('as_of_moved_from') %}
     union all select address from known_in_window
     union all select address from released_in_window
     {% endif %}

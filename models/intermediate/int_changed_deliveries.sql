@@ -6,6 +6,7 @@
 -- The kept tables it reads (intermediate.*) are the published build's: int_messages and
 -- int_delivery_rollup are recomputed after this model.
 -- depends_on: {{ ref('int_changed_messages') }}
+-- depends_on: {{ ref('stg_deliveries') }}
 {% if is_incremental_build() %}
 with changed_messages as (
     select message_id from {{ ref('int_changed_messages') }}

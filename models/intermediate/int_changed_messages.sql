@@ -88,12 +88,12 @@ sharing_tracking_events as (
     where event_id in (select event_id from new_tracking)
 ),
 
-{% if var('as_of_moved_from', '') %}
+{% if build_var('as_of_moved_from') %}
 still_changing as (
     select message_id from intermediate.int_messages
     where relayed_at is null
         or validity_end_at is null
-        or {{ add_seconds('validity_end_at', var('late_event_lookback_days') ~ ' * 86400') }} > cast('{{ var("as_of_moved_from") }}' as timestamp)
+        or {{ add_seconds('validity_end_at', var('late_event_lookback_days') ~ ' * 86400') }} > cast('{{ build_var("as_of_moved_from") }}' as timestamp)
 ),
 
 tracked_in_window as (
@@ -118,7 +118,7 @@ all_changed as (
     union all select message_id from of_changed_deliveries
     union all select message_id from sharing_feedback_events
     union all select message_id from sharing_tracking_events
-    {% if var('as_of_moved_from', '') %}
+    {% if build_var('as_of_moved_from') %}
     union all select message_id from still_changing
     union all select message_id from tracked_in_window
     union all select message_id from status_in_window

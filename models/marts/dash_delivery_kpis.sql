@@ -4,8 +4,10 @@
         materialized=('table' if target.type == 'spark' else 'incremental'),
         unique_key='delivery_id',
         incremental_strategy='delete+insert',
-        full_refresh=(var('stats_delivery_id', '') == '' and not delivery_reports_kept()),
-        pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') if delivery_reports_kept() else 'select 1' }}"
+        pre_hook="{{
+            'select 1' if build_var('stats_delivery_id')
+            else delete_changed('delivery_id', 'int_changed_deliveries', whole=not delivery_reports_kept())
+        }}"
     )
 }}
 -- The quick-look deployment dashboard: one row per delivery in its own reporting mode, a
@@ -18,8 +20,8 @@
 -- window, no machine filter.
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    {% if is_incremental() and var('stats_delivery_id') %}
-    where delivery_id = '{{ var("stats_delivery_id") }}'
+    {% if is_incremental() and build_var('stats_delivery_id') %}
+    where delivery_id = '{{ build_var("stats_delivery_id") }}'
     {% elif delivery_reports_kept() %}
     where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
     {% endif %}

@@ -10,27 +10,27 @@
 --   duplicate_event             an event_id received more than once (counted once)
 -- Every finding names its message: the table is kept per message while as_of stays put.
 -- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('message_id', 'int_changed_messages') }}") }}
 with feedback as (
     select * from {{ ref('stg_feedback') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ report_only_changed('message_id', 'int_changed_messages') }}
         and received_at <= {{ as_of() }}
 ),
 
 tracking as (
     select * from {{ ref('stg_tracking') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ report_only_changed('message_id', 'int_changed_messages') }}
         and received_at <= {{ as_of() }}
 ),
 
 messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ report_only_changed('message_id', 'int_changed_messages') }}
 ),
 
 events as (
     select * from {{ ref('int_feedback_events') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ report_only_changed('message_id', 'int_changed_messages') }}
         and received_at <= {{ as_of() }}
 ),
 

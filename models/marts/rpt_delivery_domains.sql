@@ -1,10 +1,10 @@
 -- Per delivery, mode and recipient domain: the deliverability analyst's first question.
 -- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with messages as (
     select * from {{ ref('int_reporting_messages') }}
     where recipient_domain is not null
-        and {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+        and {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
 ),
 
 statuses as (

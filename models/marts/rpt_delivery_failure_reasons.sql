@@ -1,10 +1,10 @@
 -- Failed messages per delivery, mode, failure type and reason, as of the build's as_of
 -- (recurring executions also count in their parent's rows; proofs and test profiles excluded).
 -- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
 ),
 
 statuses as (

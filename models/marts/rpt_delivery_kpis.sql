@@ -2,15 +2,15 @@
 -- known at the build's as_of (SPEC section 3). Recurring executions count in their own row
 -- and in their parent's; proofs and test profiles are excluded (rpt_proof_and_test_sends).
 -- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
 ),
 
 statuses as (

@@ -4,15 +4,15 @@
 -- Rates divide by the messages sent (relayed) by then, as the deployment dashboard does:
 -- without EFS the delivered curve starts at 100% and decreases; with EFS it starts at 0%.
 -- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
 ),
 
 rollup as (
     select * from {{ ref('int_delivery_rollup') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
 ),
 
 messages as (

@@ -12,20 +12,20 @@
 --   rate denominator    the dashboard divides by sent, the report by processed (pending excluded)
 -- Kept per reporting delivery while as_of stays put (like the delivery reports).
 -- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', full_refresh=(not delivery_reports_kept()), pre_hook="{{ delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with dash as (
     select * from {{ ref('dash_delivery_kpis') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries') }}
 ),
 
 report as (
     select * from {{ ref('rpt_delivery_kpis') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries') }}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
 ),
 
 timeline as (
