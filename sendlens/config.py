@@ -20,7 +20,7 @@ DEFAULT_HOME = "sendlens-home"
 # dbt vars that change from build to build. sendlens/dbt_runner.py passes them in the
 # environment, not in --vars, so that dbt's partial parsing holds (see the build_var macro).
 PER_BUILD_VARS = frozenset({"as_of", "stats_at", "stats_delivery_id", "build_mode", "as_of_moved_from",
-                            "new_batch_files"})
+                            "new_batch_files", "build_state"})
 DEFAULT_MEMORY_SHARE = 0.30  # of the machine's RAM, for DuckDB (see DECISIONS.md)
 
 

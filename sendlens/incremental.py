@@ -39,12 +39,17 @@ class BuildPlan:
     def incremental(self) -> bool:
         return self.mode == "incremental"
 
-    def dbt_vars(self) -> dict[str, object]:
+    def dbt_vars(self, as_of: datetime) -> dict[str, object]:
         return {
             "build_mode": self.mode,
             # set only when as_of moved forward: the window (as_of_moved_from, as_of]
             "as_of_moved_from": iso(self.previous_as_of) if self.as_of_moved else "",
             "new_batch_files": self.new_batch_files,
+            # what the build records in audit.build_state (the record_build_state macro; the
+            # fingerprint is taken before the build ran, so a model edited meanwhile forces the
+            # next build to be full)
+            "build_state": {"fingerprint": self.fingerprint, "as_of": iso(as_of), "mode": self.mode,
+                            "reason": self.reason, "new_batches": self.new_batches},
         }
 
 
@@ -130,16 +135,3 @@ def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) 
     return BuildPlan("incremental", f"{len(new_ids)} new batch(es) since the published build"
                      + (f", as_of moved from {iso(previous_as_of)}" if moved else ""),
                      current, previous_as_of, new_files, len(new_ids), moved)
-
-
-def write_state(database: Path, as_of: datetime, plan: BuildPlan) -> None:
-    """Record, in the build's warehouse, what it was built with (the plan's fingerprint, taken
-    before the build ran, so a model edited meanwhile forces the next build to be full)."""
-    con = duckdb.connect(str(database))
-    try:
-        con.execute(f"create or replace table {STATE_TABLE} (fingerprint varchar, as_of timestamp, "
-                    "mode varchar, reason varchar, new_batches integer)")
-        con.execute(f"insert into {STATE_TABLE} values (?, cast(? as timestamp), ?, ?, ?)",
-                    [plan.fingerprint, iso(as_of), plan.mode, plan.reason, plan.new_batches])
-    finally:
-        con.close()

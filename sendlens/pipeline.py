@@ -24,7 +24,7 @@ from ingest.lake import EMPTY_BATCH, Lake
 from ingest.land import IngestError, IngestOutcome, ingest_file
 from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
-from sendlens.incremental import BuildPlan, plan_build, write_state
+from sendlens.incremental import BuildPlan, plan_build
 from sendlens.lock import home_lock
 from sendlens.publish import (WarehouseCopy, discard, flush_early, new_build_path, publish,
                               sweep_stale_builds)
@@ -153,8 +153,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         progress(f"{plan.mode} build: {plan.reason}")
         target = new_build_path(settings)
         # an incremental build starts from a copy of the published warehouse, made while dbt parses
-        copy = (WarehouseCopy(settings.warehouse, target, lambda db: write_state(db, as_of, plan))
-                if plan.incremental else None)
+        copy = WarehouseCopy(settings.warehouse, target) if plan.incremental else None
         preloading = _preload_checks() if run_checks else None
         # a full build's suites read every row: a second process shares them (see DECISIONS.md)
         helper = _start_suite_helper() if run_checks and not plan.incremental and settings.threads > 1 else None
@@ -164,14 +163,12 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             command = (["build", *DBT_BUILD_EXCLUDE, "--exclude-resource-type", "seed"] if plan.incremental
                        else ["build", *DBT_BUILD_EXCLUDE, "--full-refresh"])
             try:
-                run_dbt(settings, target, command, {**settings.dbt_vars(as_of), **plan.dbt_vars()},
+                run_dbt(settings, target, command, {**settings.dbt_vars(as_of), **plan.dbt_vars(as_of)},
                         progress=progress, extra_env=copy.env if copy else None)
             except DbtFailed as exc:
                 raise ChecksFailed(f"build failed; the published warehouse is unchanged.\n{exc}") from None
-            if copy is not None:  # the copy holds the build state already
+            if copy is not None:
                 copy.join()
-            else:
-                write_state(target, as_of, plan)
             flushing = flush_early(target)
             if preloading is not None:
                 preloading.join()

@@ -12,7 +12,6 @@ import os
 import shutil
 import threading
 from pathlib import Path
-from typing import Callable
 
 import duckdb
 
@@ -40,11 +39,8 @@ class WarehouseCopy:
     parses (dbt waits for it in the sendlens.dbt_wait plugin, given ``env``). The copy lands
     under a temporary name and is renamed when complete; a failure is written next to it."""
 
-    def __init__(self, source: Path, target: Path,
-                 prepare: Callable[[Path], None] | None = None) -> None:
-        """``prepare`` runs on the complete copy before it is renamed into place (in the
-        thread: a first write to a large DuckDB file checkpoints for about a second)."""
-        self.source, self.target, self.prepare = source, target, prepare
+    def __init__(self, source: Path, target: Path) -> None:
+        self.source, self.target = source, target
         self.error: BaseException | None = None
         self.env = {WAIT_ENV: str(target)}
         self._thread = threading.Thread(target=self._copy, name="warehouse-copy", daemon=True)
@@ -54,8 +50,6 @@ class WarehouseCopy:
         partial = self.target.with_name(self.target.name + ".partial")
         try:
             shutil.copyfile(self.source, partial)
-            if self.prepare is not None:
-                self.prepare(partial)
             os.replace(partial, self.target)
         except BaseException as exc:  # noqa: BLE001 - reported by join() and to dbt's wait
             self.error = exc

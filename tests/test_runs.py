@@ -169,9 +169,9 @@ def test_every_published_relation_is_queryable(scenario):
         scenario.query(f'select count(*) from "{r["table_schema"]}"."{r["table_name"]}"')
 
 
-def test_warehouse_copy_lands_whole_and_prepared(tmp_path):
-    """The build's copy of the warehouse appears at its path only when complete, after
-    `prepare` ran on it; dbt's wait (sendlens.dbt_wait) returns then."""
+def test_warehouse_copy_lands_whole(tmp_path):
+    """The build's copy of the warehouse appears at its path only when complete; dbt's wait
+    (sendlens.dbt_wait) returns then."""
     from sendlens.dbt_wait import wait_for_copy
     from sendlens.publish import WarehouseCopy
 
@@ -182,18 +182,11 @@ def test_warehouse_copy_lands_whole_and_prepared(tmp_path):
     target = tmp_path / "build" / "sendlens.duckdb"
     target.parent.mkdir()
 
-    def prepare(db: Path) -> None:
-        assert not target.exists()  # still under its temporary name
-        c = duckdb.connect(str(db))
-        c.execute("create table state as select 'prepared' as note")
-        c.close()
-
-    copy = WarehouseCopy(source, target, prepare)
+    copy = WarehouseCopy(source, target)
     wait_for_copy(target, timeout=60)
     copy.join()
     con = duckdb.connect(str(target), read_only=True)
     assert con.execute("select count(*), sum(i) from t").fetchone() == (100000, sum(range(100000)))
-    assert con.execute("select note from state").fetchone() == ("prepared",)
     con.close()
     assert sorted(p.name for p in target.parent.iterdir()) == ["sendlens.duckdb"]
 
