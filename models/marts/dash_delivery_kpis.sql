@@ -34,10 +34,15 @@ messages as (
     {% endif %}
 ),
 
+-- the statuses and tracking of the messages above only, when those are a few deliveries' (the
+-- same rows either way: both are left-joined to these messages)
 timeline as (
     select * from {{ ref('int_message_status_timeline') }}
     where valid_from <= {{ stats_at() }}
         and (valid_to is null or valid_to > {{ stats_at() }})
+        {% if delivery_reports_kept() %}
+        and message_id in (select message_id from messages)
+        {% endif %}
 ),
 
 hourly_tracking as (
@@ -49,6 +54,9 @@ hourly_tracking as (
         sum(case when tracking_type = 'click' then copies else 0 end) as click_copies
     from {{ ref('int_tracking_events') }}
     where received_at < {{ dbt.date_trunc('hour', stats_at()) }}
+        {% if delivery_reports_kept() %}
+        and message_id in (select message_id from messages)
+        {% endif %}
     group by message_id
 ),
 
