@@ -166,4 +166,3 @@
         cast({{ state.new_batches | int }} as integer) as new_batches
     {%- endif -%}
 {%- endmacro %}
-

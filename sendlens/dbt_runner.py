@@ -47,20 +47,22 @@ def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[
     ``target`` is a profiles.yml output (``duckdb``, the default, or ``spark``); ``extra_env``
     adds environment variables the profile reads (the Spark session's settings)."""
     work = settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}")
+    # the per-build values go in the environment: dbt re-parses everything when --vars change
+    per_build = {k: v for k, v in vars_.items() if k in PER_BUILD_VARS}
+    constant = {k: v for k, v in vars_.items() if k not in per_build}
     args = [
         sys.executable, "-m", "dbt.cli.main", *command,
         "--project-dir", str(PROJECT_DIR),
         "--profiles-dir", str(PROJECT_DIR),
         "--target-path", str(work / "target"),
         "--log-path", str(work / "logs"),
-        # the per-build values go in the environment: dbt re-parses everything when --vars change
-        "--vars", json.dumps({k: v for k, v in vars_.items() if k not in PER_BUILD_VARS}),
+        "--vars", json.dumps(constant),
         "--log-format", "json",
     ]
     if target != "duckdb":
         args += ["--target", target]
     env = _env(settings, database)
-    env["SENDLENS_BUILD_VARS"] = json.dumps({k: v for k, v in vars_.items() if k in PER_BUILD_VARS})
+    env["SENDLENS_BUILD_VARS"] = json.dumps(per_build)
     env.update(extra_env or {})
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=str(PROJECT_DIR))

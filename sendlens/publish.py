@@ -36,7 +36,7 @@ def new_build_path(settings: Settings) -> Path:
 
 class WarehouseCopy:
     """Copies the published warehouse to a build's path in a thread, while dbt starts up and
-    parses (dbt waits for it in the sendlens.dbt_wait plugin, given ``env``). The copy lands
+    parses (dbt waits for it in the sendlens.dbt_plugin plugin, given ``env``). The copy lands
     under a temporary name and is renamed when complete; a failure is written next to it."""
 
     def __init__(self, source: Path, target: Path) -> None:
@@ -53,7 +53,11 @@ class WarehouseCopy:
             os.replace(partial, self.target)
         except BaseException as exc:  # noqa: BLE001 - reported by join() and to dbt's wait
             self.error = exc
-            failed_marker(self.target).write_text(f"{type(exc).__name__}: {exc}")
+            # written whole, then renamed: dbt's wait must never read a half-written reason
+            marker = failed_marker(self.target)
+            written = marker.with_name(marker.name + ".tmp")
+            written.write_text(f"{type(exc).__name__}: {exc}")
+            os.replace(written, marker)
 
     def wait(self) -> None:
         """Wait for the copy to end, whatever its outcome."""
@@ -61,9 +65,18 @@ class WarehouseCopy:
 
     def join(self) -> None:
         """Wait for the copy; raise its error if it failed."""
-        self._thread.join()
+        self.wait()
         if self.error is not None:
             raise OSError(f"copying {self.source} to {self.target} failed: {self.error}") from self.error
+
+
+def _fsync(path: Path) -> None:
+    """Write a file's (or a folder's entries') dirty pages to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def flush_early(build_path: Path) -> threading.Thread:
@@ -72,11 +85,7 @@ def flush_early(build_path: Path) -> threading.Thread:
     of page cache)."""
     def flush() -> None:
         try:
-            fd = os.open(build_path, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            _fsync(build_path)
         except OSError:  # publish fsyncs again, and reports
             pass
 
@@ -94,19 +103,11 @@ def publish(settings: Settings, build_path: Path) -> Path:
     wal = Path(str(build_path) + ".wal")
     if wal.exists():
         wal.unlink()
-    fd = os.open(build_path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    _fsync(build_path)
     settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
     os.replace(build_path, settings.warehouse)
     shutil.rmtree(build_path.parent, ignore_errors=True)
-    dfd = os.open(settings.warehouse_dir, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    finally:
-        os.close(dfd)
+    _fsync(settings.warehouse_dir)
     return settings.warehouse
 
 
