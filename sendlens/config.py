@@ -56,6 +56,9 @@ class Settings:
     # resources
     memory_limit: str = field(default_factory=_default_memory_limit)
     threads: int = max(1, os.cpu_count() or 1)
+    # incremental builds write into the published warehouse instead of a copy of it, for a
+    # warehouse too large to copy on its disk (see sendlens/publish.py and DECISIONS.md)
+    build_in_place: bool = False
     # Apache Spark (`sendlens build --engine spark`, the optional `spark` extra): the master
     # of the in-process session and its shuffle partitions (a few per core for local runs)
     spark_master: str = "local[*]"
@@ -171,6 +174,8 @@ def load_settings(home: str | Path | None = None) -> Settings:
         for key, value in data.items():
             if key not in known:
                 raise ValueError(f"{cfg}: unknown setting {key!r}")
+            if isinstance(getattr(settings, key), bool) and not isinstance(value, bool):
+                raise ValueError(f"{cfg}: {key} must be true or false, not {value!r}")
             if isinstance(getattr(settings, key), tuple):
                 value = tuple(value)
             setattr(settings, key, value)

@@ -1,8 +1,8 @@
 """Deciding how a build runs: incrementally on top of the published warehouse, or in full.
 
-An incremental build starts from a copy of the published warehouse and recomputes only the
-messages that new data (batches landed since that warehouse was built) or a later as_of can
-change; everything else is kept. It is only taken when it gives exactly what a full build
+An incremental build starts from a copy of the published warehouse (or writes into it, with
+``build_in_place``) and recomputes only the messages that new data (batches landed since that
+warehouse was built) or a later as_of can change; everything else is kept. It is only taken when it gives exactly what a full build
 would: the published warehouse must come from the same models, macros, seeds and settings
 (the *fingerprint*), every batch it was built from must still be in the lake, and as_of must
 not go back in time. Otherwise, or with ``--full-refresh``, the build is a full one.
@@ -20,6 +20,7 @@ import duckdb
 
 from ingest.lake import EMPTY_BATCH, ESP_DIR, ESP_KINDS
 from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
+from sendlens.publish import describe_unfinished, unfinished_in_place_build
 
 STATE_TABLE = "audit.build_state"
 _FINGERPRINTED = ("models", "macros", "seeds", "dbt_project.yml")
@@ -111,6 +112,9 @@ def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) 
     current = fingerprint(settings, as_of)
     if full_refresh:
         return BuildPlan("full", "--full-refresh", current)
+    unfinished = unfinished_in_place_build(settings.warehouse)
+    if unfinished is not None:  # the warehouse may hold part of that build: rebuild it whole
+        return BuildPlan("full", describe_unfinished(unfinished), current)
     state, built = read_state(settings.warehouse)
     if state is None:
         return BuildPlan("full", "no published warehouse with a build state", current)

@@ -26,8 +26,9 @@ from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
 from sendlens.incremental import BuildPlan, plan_build
 from sendlens.lock import home_lock
-from sendlens.publish import (WarehouseCopy, discard, flush_early, new_build_path, publish,
-                              sweep_stale_builds)
+from sendlens.publish import (InPlaceBuild, NotEnoughRoom, StagedBuild, WarehouseBusy,
+                              describe_unfinished, flush_early, start_build, sweep_stale_builds,
+                              unfinished_in_place_build)
 
 Progress = Callable[[str], None]
 
@@ -151,36 +152,36 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         sweep_stale_builds(settings)
         plan = plan_build(settings, as_of, full_refresh)
         progress(f"{plan.mode} build: {plan.reason}")
-        target = new_build_path(settings)
-        # an incremental build starts from a copy of the published warehouse, made while dbt parses
-        copy = WarehouseCopy(settings.warehouse, target) if plan.incremental else None
+        try:  # an incremental build starts from a copy of the published warehouse, made while dbt parses
+            target = start_build(settings, plan.incremental, f"{plan.mode} build as of {iso(as_of)}")
+        except (NotEnoughRoom, WarehouseBusy) as exc:
+            raise SendlensError(str(exc)) from None
         preloading = _preload_checks() if run_checks else None
         # a full build's suites read every row: a second process shares them (see DECISIONS.md)
         helper = _start_suite_helper() if run_checks and not plan.incremental and settings.threads > 1 else None
         try:
-            progress(f"building models as of {iso(as_of)} into {target.parent.name}")
+            progress(f"building models as of {iso(as_of)} into "
+                     + (f"{target.path} (in place)" if target.in_place else target.path.parent.name))
             # an incremental build keeps the seeds it copied (they are fingerprinted: unchanged)
             command = (["build", *DBT_BUILD_EXCLUDE, "--exclude-resource-type", "seed"] if plan.incremental
                        else ["build", *DBT_BUILD_EXCLUDE, "--full-refresh"])
             try:
-                run_dbt(settings, target, command, {**settings.dbt_vars(as_of), **plan.dbt_vars(as_of)},
-                        progress=progress, extra_env=copy.env if copy else None)
+                run_dbt(settings, target.path, command, {**settings.dbt_vars(as_of), **plan.dbt_vars(as_of)},
+                        progress=progress, extra_env=target.env)
             except DbtFailed as exc:
-                raise ChecksFailed(f"build failed; the published warehouse is unchanged.\n{exc}") from None
-            if copy is not None:
-                copy.join()
-            flushing = flush_early(target)
+                raise ChecksFailed(f"build failed; {_outcome(target)}.\n{exc}") from None
+            target.ready()
+            flushing = flush_early(target.path)
             if preloading is not None:
                 preloading.join()
-            checks = _quality_gate(settings, target, as_of, progress, plan, helper) if run_checks else []
+            checks = (_quality_gate(settings, target.path, as_of, progress, plan, helper, _outcome(target))
+                      if run_checks else [])
             if helper is not None:  # before publishing: its read lock would block the write
                 helper.close()
             flushing.join()
-            publish(settings, target)
-        except BaseException:
-            if copy is not None:  # let the copier finish before its folder goes
-                copy.wait()
-            discard(target)
+            target.publish()
+        except BaseException as exc:
+            target.abandon(exc)
             raise
         finally:
             if helper is not None:  # a failed build (closing twice is a no-op)
@@ -236,8 +237,29 @@ def _start_suite_helper():
         return None
 
 
+def _outcome(target: StagedBuild | InPlaceBuild) -> str:
+    """What a failed build left, for its error message."""
+    if target.in_place:
+        return ("the warehouse, built in place, is incomplete: exports refuse it and the next "
+                "build is a full one")
+    return "the published warehouse is unchanged"
+
+
+def _published(settings: Settings) -> Path:
+    """The published warehouse, when there is one and it is complete."""
+    if not settings.warehouse.exists():
+        raise SendlensError(f"no warehouse at {settings.warehouse}; run `sendlens build` first")
+    unfinished = unfinished_in_place_build(settings.warehouse)
+    if unfinished is not None:
+        raise SendlensError(f"the warehouse {settings.warehouse} may be incomplete: "
+                            f"{describe_unfinished(unfinished)}. Run `sendlens build` (a full one) "
+                            "once it is over")
+    return settings.warehouse
+
+
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress,
-                  plan: BuildPlan | None = None, helper=None) -> list[dict]:
+                  plan: BuildPlan | None = None, helper=None,
+                  outcome: str = "the published warehouse is unchanged") -> list[dict]:
     try:
         from expectations.runner import validate_warehouse
     except ImportError:  # suites not installed: dbt tests alone gate
@@ -260,8 +282,7 @@ def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progr
     checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
     (settings.staging_dir / "checks.json").write_text(json.dumps(checks, indent=2))
     if not report.passed:
-        raise ChecksFailed("data-quality checks failed; the published warehouse is unchanged.\n"
-                           + report.summary())
+        raise ChecksFailed(f"data-quality checks failed; {outcome}.\n" + report.summary())
     return checks
 
 
@@ -269,10 +290,9 @@ def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progr
 def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: str | None = None,
                   progress: Progress = _quiet) -> Path:
     """Refresh the dashboard snapshot (all deliveries, or one) at ``at`` without a rebuild."""
-    if not settings.warehouse.exists():
-        raise SendlensError(f"no warehouse at {settings.warehouse}; run `sendlens build` first")
     at = at or utc_now()
     with home_lock(settings.lock_file, wait_seconds=600):
+        _published(settings)
         con = duckdb.connect(str(settings.warehouse), read_only=True)
         try:
             as_of = con.execute("select max(as_of) from marts.rpt_delivery_kpis").fetchone()[0]
@@ -286,22 +306,22 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
                     raise SendlensError(f"unknown delivery {delivery_id!r}")
         finally:
             con.close()
-        target = new_build_path(settings)
-        copy = WarehouseCopy(settings.warehouse, target)
         try:
-            run_dbt(settings, target,
+            target = start_build(settings, True, f"compute-stats at {iso(at)}")
+        except (NotEnoughRoom, WarehouseBusy) as exc:
+            raise SendlensError(str(exc)) from None
+        try:
+            run_dbt(settings, target.path,
                     ["build", "--select", "dash_delivery_kpis+", *DBT_BUILD_EXCLUDE],
                     settings.dbt_vars(as_of or at, stats_at=at, stats_delivery_id=delivery_id),
-                    progress=progress, extra_env=copy.env)
-            copy.join()
-            publish(settings, target)
+                    progress=progress, extra_env=target.env)
+            target.ready()
+            target.publish()
         except DbtFailed as exc:
-            copy.wait()
-            discard(target)
-            raise ChecksFailed(f"compute-stats failed; the published warehouse is unchanged.\n{exc}") from None
-        except BaseException:
-            copy.wait()
-            discard(target)
+            target.abandon(exc)
+            raise ChecksFailed(f"compute-stats failed; {_outcome(target)}.\n{exc}") from None
+        except BaseException as exc:
+            target.abandon(exc)
             raise
     return settings.warehouse
 
@@ -317,8 +337,7 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
     data-quality report and a manifest into ``out`` (default ``<home>/exports/<run-id>``)."""
     from reports.export import export_reports
 
-    if not settings.warehouse.exists():
-        raise SendlensError(f"no warehouse at {settings.warehouse}; run `sendlens build` first")
+    _published(settings)
     run_id = run_id or _run_id()
     out_dir = Path(out) if out else settings.exports / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
