@@ -45,6 +45,9 @@ SUITES_DIR = Path(__file__).resolve().parent / "suites"
 MART_SCHEMA = "marts"
 STAGING_SCHEMA = "staging"
 SAMPLE_VALUES = 5  # unexpected values kept per expectation
+# rows per validated frame (great-expectations has a fixed cost per frame): at 10M messages
+# the largest suite took 42 s in 500k-row frames, 36 s in 1M (+0.2 GB), 34 s in 2M (+0.9 GB)
+CHUNK_ROWS = 1_000_000
 
 Status = Literal["passed", "failed"]
 
@@ -742,6 +745,8 @@ def _cross_status_vs_log(con, wh: _Warehouse, log: str | None, as_of: datetime,
         return _skip("no sending log (staging.stg_send_log missing, no send_log lake glob)")
     only = (f"and message_id in (select message_id from {changed_messages})"
             if changed_messages else "")  # an incremental build: the recomputed messages
+    # one pass: a full join of the relayed messages and the status rows counted per mode (a
+    # count(distinct) per message, and a CTE read once per figure, took three times as long)
     sql = f"""
         with relayed as (
             select distinct message_id from {log}
@@ -749,20 +754,26 @@ def _cross_status_vs_log(con, wh: _Warehouse, log: str | None, as_of: datetime,
         ),
         status as (
             select message_id, count(*) as n_rows,
-                   count(distinct reporting_mode) as n_modes
+                   count(*) filter (where reporting_mode = 'standard') as n_standard,
+                   count(*) filter (where reporting_mode = 'efs') as n_efs
             from {MART_SCHEMA}.fct_message_status where true {only} group by message_id
+        ),
+        compared as (
+            select
+                coalesce(relayed.message_id, status.message_id) as message_id,
+                relayed.message_id is not null as is_relayed,
+                relayed.message_id is not null and (status.message_id is null or status.n_rows <> 2
+                    or status.n_standard <> 1 or status.n_efs <> 1) as is_bad,
+                relayed.message_id is null as is_extra
+            from relayed full outer join status on relayed.message_id = status.message_id
         )
         select
-            (select count(*) from relayed) as n_relayed,
-            (select count(*) from relayed r left join status s using (message_id)
-              where coalesce(s.n_rows, 0) <> 2 or coalesce(s.n_modes, 0) <> 2) as n_bad,
-            (select list(message_id order by message_id)[1:{SAMPLE_VALUES}] from (
-               select r.message_id from relayed r left join status s using (message_id)
-               where coalesce(s.n_rows, 0) <> 2 or coalesce(s.n_modes, 0) <> 2)) as bad_ids,
-            (select count(*) from status s anti join relayed r using (message_id)) as n_extra,
-            (select list(message_id order by message_id)[1:{SAMPLE_VALUES}] from (
-               select s.message_id from status s anti join relayed r using (message_id)))
-              as extra_ids
+            count(*) filter (where is_relayed),
+            count(*) filter (where is_bad),
+            (list(message_id order by message_id) filter (where is_bad))[1:{SAMPLE_VALUES}],
+            count(*) filter (where is_extra),
+            (list(message_id order by message_id) filter (where is_extra))[1:{SAMPLE_VALUES}]
+        from compared
     """
     n_relayed, n_bad, bad_ids, n_extra, extra_ids = con.execute(sql, [as_of]).fetchone()
     failures = []
@@ -850,7 +861,7 @@ class SuiteJob:
     db_path: Path
     suites: tuple[str, ...]
     lake_globs: dict[str, str | list[str]] | None = None
-    chunk_rows: int = 500_000
+    chunk_rows: int = CHUNK_ROWS
     changed: dict[str, tuple[str, str]] | None = None
     memory_limit: str | None = None
     temp_directory: Path | None = None
@@ -889,7 +900,7 @@ class SuiteSession:
 
 def validate_warehouse(db_path: Path, *, as_of: datetime,
                        lake_globs: dict[str, str | list[str]] | None = None,
-                       chunk_rows: int = 500_000, docs_dir: Path | None = None,
+                       chunk_rows: int = CHUNK_ROWS, docs_dir: Path | None = None,
                        suites: Iterable[str] | None = None,
                        changed: dict[str, tuple[str, str]] | None = None,
                        memory_limit: str | None = None,

@@ -328,6 +328,15 @@ def test_message_status_rows_per_relayed_message(variant):
     assert "1 messages have a status but were not relayed" in summary and "['m3']" in summary
 
 
+def test_message_status_needs_one_row_per_mode(variant):
+    # two rows, but both standard: the count alone would pass it
+    db = variant("update marts.fct_message_status set reporting_mode = 'standard' "
+                 "where message_id = 'm1' and reporting_mode = 'efs'")
+    report = validate_warehouse(db, as_of=AS_OF, suites=[])
+    assert [r.name for r in report.failed] == ["cross.fct_message_status_vs_send_log"]
+    assert "1 of 2 relayed messages do not have exactly 2 rows (one per reporting mode), e.g. ['m1']" in report.summary()
+
+
 def test_kpi_arithmetic(variant):
     db = variant("update marts.rpt_delivery_kpis set processed = 3 where reporting_mode = 'standard'",
                  "update marts.rpt_delivery_kpis_hourly set hour_start = hour_start + interval 5 minute"
