@@ -183,7 +183,7 @@ def unfinished_in_place_build(warehouse: Path) -> dict | None:
         return None
     try:
         return json.loads(text)
-    except json.JSONDecodeError:  # cut short by a crash: still unfinished
+    except json.JSONDecodeError:  # unreadable (edited by hand?): still unfinished
         return {"build": "in-place build", "started_at": "?", "status": "running"}
 
 
