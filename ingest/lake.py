@@ -163,7 +163,7 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         _fsync_tree(staging)
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         return target
 
     def staging_dir(self, batch_id: str) -> Path:
@@ -176,7 +176,7 @@ class Lake:
         target.parent.mkdir(parents=True, exist_ok=True)
         _fsync_tree(staging)
         os.rename(staging, target)
-        _fsync_dir(target.parent)
+        fsync_path(target.parent)
         return target
 
     def write_batch_record(self, con: duckdb.DuckDBPyConnection, staging: Path, rec: BatchRecord) -> None:
@@ -192,15 +192,12 @@ class Lake:
 def _fsync_tree(path: Path) -> None:
     for dirpath, _dirs, files in os.walk(path):
         for name in files:
-            fd = os.open(os.path.join(dirpath, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        _fsync_dir(Path(dirpath))
+            fsync_path(Path(dirpath) / name)
+        fsync_path(Path(dirpath))
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Write a file's (or a folder's entries') dirty pages to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -208,4 +205,4 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "q"]
+__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "q", "fsync_path"]

@@ -2,10 +2,12 @@
 
 An incremental build starts from a copy of the published warehouse (or writes into it, with
 ``build_in_place``) and recomputes only the messages that new data (batches landed since that
-warehouse was built) or a later as_of can change; everything else is kept. It is only taken when it gives exactly what a full build
-would: the published warehouse must come from the same models, macros, seeds and settings
-(the *fingerprint*), every batch it was built from must still be in the lake, and as_of must
-not go back in time. Otherwise, or with ``--full-refresh``, the build is a full one.
+warehouse was built) or a later as_of can change; everything else is kept. It is only taken
+when it gives exactly what a full build would: the published warehouse must come from the
+same models, macros, seeds and settings (the *fingerprint*), every batch it was built from
+must still be in the lake, and as_of must not go back in time. Otherwise, or with
+``--full-refresh``, the build is a full one (so is the build after an in-place one that did
+not finish).
 """
 
 from __future__ import annotations

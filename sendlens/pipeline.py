@@ -152,10 +152,8 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         sweep_stale_builds(settings)
         plan = plan_build(settings, as_of, full_refresh)
         progress(f"{plan.mode} build: {plan.reason}")
-        try:  # an incremental build starts from a copy of the published warehouse, made while dbt parses
-            target = start_build(settings, plan.incremental, f"{plan.mode} build as of {iso(as_of)}")
-        except (NotEnoughRoom, WarehouseBusy) as exc:
-            raise SendlensError(str(exc)) from None
+        # an incremental build starts from a copy of the published warehouse, made while dbt parses
+        target = _start(settings, plan.incremental, f"{plan.mode} build as of {iso(as_of)}")
         preloading = _preload_checks() if run_checks else None
         # a full build's suites read every row: a second process shares them (see DECISIONS.md)
         helper = _start_suite_helper() if run_checks and not plan.incremental and settings.threads > 1 else None
@@ -169,13 +167,13 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
                 run_dbt(settings, target.path, command, {**settings.dbt_vars(as_of), **plan.dbt_vars(as_of)},
                         progress=progress, extra_env=target.env)
             except DbtFailed as exc:
-                raise ChecksFailed(f"build failed; {_outcome(target)}.\n{exc}") from None
+                raise ChecksFailed(f"build failed; {target.left_on_failure}.\n{exc}") from None
             target.ready()
             flushing = flush_early(target.path)
             if preloading is not None:
                 preloading.join()
-            checks = (_quality_gate(settings, target.path, as_of, progress, plan, helper, _outcome(target))
-                      if run_checks else [])
+            checks = (_quality_gate(settings, target.path, as_of, progress, plan, helper,
+                                    outcome=target.left_on_failure) if run_checks else [])
             if helper is not None:  # before publishing: its read lock would block the write
                 helper.close()
             flushing.join()
@@ -237,12 +235,11 @@ def _start_suite_helper():
         return None
 
 
-def _outcome(target: StagedBuild | InPlaceBuild) -> str:
-    """What a failed build left, for its error message."""
-    if target.in_place:
-        return ("the warehouse, built in place, is incomplete: exports refuse it and the next "
-                "build is a full one")
-    return "the published warehouse is unchanged"
+def _start(settings: Settings, incremental: bool, what: str) -> StagedBuild | InPlaceBuild:
+    try:
+        return start_build(settings, incremental, what)
+    except (NotEnoughRoom, WarehouseBusy) as exc:
+        raise SendlensError(str(exc)) from None
 
 
 def _published(settings: Settings) -> Path:
@@ -258,8 +255,7 @@ def _published(settings: Settings) -> Path:
 
 
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress,
-                  plan: BuildPlan | None = None, helper=None,
-                  outcome: str = "the published warehouse is unchanged") -> list[dict]:
+                  plan: BuildPlan | None = None, helper=None, *, outcome: str) -> list[dict]:
     try:
         from expectations.runner import validate_warehouse
     except ImportError:  # suites not installed: dbt tests alone gate
@@ -306,10 +302,7 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
                     raise SendlensError(f"unknown delivery {delivery_id!r}")
         finally:
             con.close()
-        try:
-            target = start_build(settings, True, f"compute-stats at {iso(at)}")
-        except (NotEnoughRoom, WarehouseBusy) as exc:
-            raise SendlensError(str(exc)) from None
+        target = _start(settings, True, f"compute-stats at {iso(at)}")
         try:
             run_dbt(settings, target.path,
                     ["build", "--select", "dash_delivery_kpis+", *DBT_BUILD_EXCLUDE],
@@ -319,7 +312,7 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
             target.publish()
         except DbtFailed as exc:
             target.abandon(exc)
-            raise ChecksFailed(f"compute-stats failed; {_outcome(target)}.\n{exc}") from None
+            raise ChecksFailed(f"compute-stats failed; {target.left_on_failure}.\n{exc}") from None
         except BaseException as exc:
             target.abandon(exc)
             raise

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import duckdb
 
+from ingest.lake import fsync_path
 from sendlens.config import Settings
 from sendlens.dbt_wait import WAIT_ENV, failed_marker
 
@@ -42,6 +43,17 @@ def new_build_path(settings: Settings) -> Path:
     shutil.rmtree(folder, ignore_errors=True)  # left by a killed run
     folder.mkdir(parents=True)
     return folder / settings.warehouse.name
+
+
+def _write_whole(path: Path, text: str) -> None:
+    """Write a small file under another name, then rename it: readers see all of it or none."""
+    written = path.with_name(path.name + ".tmp")
+    with open(written, "w") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(written, path)
+    fsync_path(path.parent)
 
 
 class WarehouseCopy:
@@ -63,11 +75,9 @@ class WarehouseCopy:
             os.replace(partial, self.target)
         except BaseException as exc:  # noqa: BLE001 - reported by join() and to dbt's wait
             self.error = exc
-            # written whole, then renamed: dbt's wait must never read a half-written reason
-            marker = failed_marker(self.target)
-            written = marker.with_name(marker.name + ".tmp")
-            written.write_text(f"{type(exc).__name__}: {exc}")
-            os.replace(written, marker)
+            partial.unlink(missing_ok=True)  # a full disk is the usual cause: room for the marker
+            # written whole: dbt's wait must never read a half-written reason
+            _write_whole(failed_marker(self.target), f"{type(exc).__name__}: {exc}")
 
     def wait(self) -> None:
         """Wait for the copy to end, whatever its outcome."""
@@ -80,22 +90,13 @@ class WarehouseCopy:
             raise OSError(f"copying {self.source} to {self.target} failed: {self.error}") from self.error
 
 
-def _fsync(path: Path) -> None:
-    """Write a file's (or a folder's entries') dirty pages to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def flush_early(build_path: Path) -> threading.Thread:
     """Start writing the build file's dirty pages to disk while the suites read it, so that
     publish's own fsync has little left to do (a fresh copy of a large warehouse is gigabytes
     of page cache)."""
     def flush() -> None:
         try:
-            _fsync(build_path)
+            fsync_path(build_path)
         except OSError:  # publish fsyncs again, and reports
             pass
 
@@ -114,7 +115,7 @@ def _checkpoint(path: Path) -> None:
     wal = Path(str(path) + ".wal")
     if wal.exists():
         wal.unlink()
-    _fsync(path)
+    fsync_path(path)
 
 
 def publish(settings: Settings, build_path: Path) -> Path:
@@ -124,7 +125,7 @@ def publish(settings: Settings, build_path: Path) -> Path:
     shutil.rmtree(build_path.parent, ignore_errors=True)
     # a whole new warehouse: whatever an earlier in-place build left is gone with the old file
     in_place_marker(settings.warehouse).unlink(missing_ok=True)
-    _fsync(settings.warehouse_dir)
+    fsync_path(settings.warehouse_dir)
     return settings.warehouse
 
 
@@ -194,21 +195,12 @@ def describe_unfinished(info: dict) -> str:
     return f"{what} has not finished (it is running, or it was killed)"
 
 
-def _write_whole(path: Path, text: str) -> None:
-    written = path.with_name(path.name + ".tmp")
-    with open(written, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(written, path)
-    _fsync(path.parent)
-
-
 class StagedBuild:
     """A build written in ``<home>/work/build-next/`` and swapped in when it passed: a new file
     (full builds) or a copy of the published one made while dbt starts (incremental ones)."""
 
     in_place = False
+    left_on_failure = "the published warehouse is unchanged"
 
     def __init__(self, settings: Settings, copy_published: bool) -> None:
         self.settings = settings
@@ -236,9 +228,10 @@ class InPlaceBuild:
     the build fails, and removed only once the build passed its checks and was checkpointed."""
 
     in_place = True
+    left_on_failure = ("the warehouse, built in place, is incomplete: exports refuse it and the "
+                       "next build is a full one")
 
     def __init__(self, settings: Settings, what: str) -> None:
-        self.settings = settings
         self.path = settings.warehouse
         self.env: dict[str, str] = {}
         try:  # the build needs the file to itself: say so now, before anything changes
@@ -259,7 +252,7 @@ class InPlaceBuild:
     def publish(self) -> Path:
         _checkpoint(self.path)
         self.marker.unlink()
-        _fsync(self.path.parent)
+        fsync_path(self.path.parent)
         return self.path
 
     def abandon(self, error: BaseException) -> None:
