@@ -22,24 +22,26 @@ import duckdb
 from expectations.helper import SuiteHelper
 from expectations.runner import validate_warehouse
 from sendlens.config import load_settings
+from sendlens.core.sql import identifier, literal
 
 
 def write_bound(warehouse: Path, memory_limit: str, threads: int, scratch: Path) -> tuple[float, int, int]:
     """Seconds to copy every table into a new file, its tables and rows."""
     target = scratch / "copy.duckdb"
     con = duckdb.connect(str(target))
-    con.execute(f"set memory_limit = '{memory_limit}'")
-    con.execute(f"set threads = {threads}")
+    con.execute(f"set memory_limit = {literal(memory_limit)}")
+    con.execute(f"set threads = {int(threads)}")
     con.execute("set preserve_insertion_order = false")
     con.execute("set checkpoint_threshold = '8GB'")
-    con.execute(f"attach '{warehouse}' as src (read_only)")
+    con.execute(f"attach {literal(warehouse)} as src (read_only)")
     tables = con.execute("select schema_name, table_name, estimated_size from duckdb_tables() "
                          "where database_name = 'src'").fetchall()
     started = time.monotonic()
     for schema, _, _ in tables:
-        con.execute(f'create schema if not exists "{schema}"')
+        con.execute(f"create schema if not exists {identifier(schema)}")
     for schema, table, _ in tables:
-        con.execute(f'create table "{schema}"."{table}" as select * from src."{schema}"."{table}"')
+        con.execute(f"create table {identifier(schema)}.{identifier(table)} as "
+                    f"select * from src.{identifier(schema)}.{identifier(table)}")
     con.execute("detach src")
     con.close()  # the closing checkpoint writes the file
     return time.monotonic() - started, len(tables), sum(t[2] for t in tables)

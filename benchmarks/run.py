@@ -26,6 +26,8 @@ from pathlib import Path
 
 import duckdb
 
+from sendlens.core.sql import identifier, literal, path_literal
+
 KINDS = ("operators", "deliveries", "send_log", "exclusions", "feedback", "tracking")
 RENAMES = {  # columns to prefix so the 1% batch never collides with the first one
     "deliveries": ("delivery_id", "parent_delivery_id", "label"),
@@ -60,9 +62,9 @@ def floor_scan(files: dict[str, Path]) -> float:
     con = duckdb.connect()
     started = time.monotonic()
     for kind, path in files.items():
-        cols = [r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()]
-        touch = ", ".join(f"count(distinct hash(\"{c}\"))" for c in cols)
-        con.execute(f"select {touch} from read_parquet('{path}')").fetchall()
+        cols = [r[0] for r in con.execute(f"describe select * from read_parquet({path_literal(path)})").fetchall()]
+        touch = ", ".join(f"count(distinct hash({identifier(c)}))" for c in cols)
+        con.execute(f"select {touch} from read_parquet({path_literal(path)})").fetchall()
     return time.monotonic() - started
 
 
@@ -70,26 +72,27 @@ def increment(src: dict[str, Path], out: Path, fraction: float) -> dict[str, Pat
     """A 1% batch: the first `fraction` of messages with their events, ids prefixed 'b2-'."""
     out.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
-    n = con.execute(f"select count(*) from read_parquet('{src['send_log']}')").fetchone()[0]
+    n = con.execute(f"select count(*) from read_parquet({path_literal(src['send_log'])})").fetchone()[0]
     keep = max(1, int(n * fraction))
-    con.execute(f"create table msgs as select message_id from read_parquet('{src['send_log']}') limit {keep}")
+    con.execute(f"create table msgs as select message_id from read_parquet({path_literal(src['send_log'])}) limit {keep}")
     paths = {}
     for kind, path in src.items():
-        cols = [r[0] for r in con.execute(f"describe select * from read_parquet('{path}')").fetchall()]
+        cols = [r[0] for r in con.execute(f"describe select * from read_parquet({path_literal(path)})").fetchall()]
         select = ", ".join(
-            (f"case when \"{c}\" is null then null else 'b2-' || \"{c}\" end as \"{c}\"" if c in RENAMES[kind] else f'"{c}"')
+            (f"case when {identifier(c)} is null then null else 'b2-' || {identifier(c)} end as {identifier(c)}"
+             if c in RENAMES[kind] else identifier(c))
             for c in cols)
         where = ""
         if kind in ("send_log", "feedback", "tracking"):
             where = "where message_id in (select message_id from msgs)"
         elif kind in ("deliveries", "exclusions"):
-            where = (f"where delivery_id in (select delivery_id from read_parquet('{src['send_log']}') "
+            where = (f"where delivery_id in (select delivery_id from read_parquet({path_literal(src['send_log'])}) "
                      "where message_id in (select message_id from msgs))")
             if kind == "deliveries":
-                where += (f" or delivery_id in (select parent_delivery_id from read_parquet('{path}') where delivery_id in "
-                          f"(select delivery_id from read_parquet('{src['send_log']}') where message_id in (select message_id from msgs)))")
+                where += (f" or delivery_id in (select parent_delivery_id from read_parquet({path_literal(path)}) where delivery_id in "
+                          f"(select delivery_id from read_parquet({path_literal(src['send_log'])}) where message_id in (select message_id from msgs)))")
         target = out / f"{kind}.parquet"
-        con.execute(f"copy (select {select} from read_parquet('{path}') {where}) to '{target}' (format parquet)")
+        con.execute(f"copy (select {select} from read_parquet({path_literal(path)}) {where}) to {literal(target)} (format parquet)")
         paths[kind] = target
     return paths
 
@@ -132,7 +135,7 @@ def main() -> None:
                                "--out", str(work / "input")], env)
         record("generate", t, rss)
     con = duckdb.connect()
-    rows = {k: con.execute(f"select count(*) from read_parquet('{p}')").fetchone()[0] for k, p in files.items()}
+    rows = {k: con.execute(f"select count(*) from read_parquet({path_literal(p)})").fetchone()[0] for k, p in files.items()}
     if "floor" not in steps:
         record("floor", floor_scan(files), 0.0)
 
@@ -151,7 +154,7 @@ def main() -> None:
         return
 
     inc = increment(files, work / "input-1pct", 0.01)
-    inc_rows = con.execute(f"select count(*) from read_parquet('{inc['send_log']}')").fetchone()[0]
+    inc_rows = con.execute(f"select count(*) from read_parquet({path_literal(inc['send_log'])})").fetchone()[0]
     if "incremental ingest" not in steps:
         inc_ingest = 0.0
         for kind in KINDS:

@@ -41,6 +41,8 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa
 
+from sendlens.core.sql import identifier, literal
+
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 MART_SCHEMA = "marts"
 STAGING_SCHEMA = "staging"
@@ -500,14 +502,6 @@ def _fmt_kwargs(kwargs: dict[str, Any]) -> str:
 
 
 # ---- reading ------------------------------------------------------------------------------
-def _ident(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
-def _lit(text: str) -> str:
-    return "'" + str(text).replace("'", "''") + "'"
-
-
 def _arrow_reader(con: duckdb.DuckDBPyConnection, sql: str, rows: int) -> pa.RecordBatchReader:
     rel = con.sql(sql)
     if hasattr(rel, "to_arrow_reader"):  # duckdb >= 2
@@ -581,8 +575,8 @@ class _Warehouse:
 def _files(glob: str | list[str]) -> str:
     """read_parquet's first argument: one glob, or a list of globs."""
     if isinstance(glob, str):
-        return _lit(glob)
-    return "[" + ", ".join(_lit(g) for g in glob) + "]"
+        return literal(glob)
+    return "[" + ", ".join(literal(g) for g in glob) + "]"
 
 
 def _glob_columns(con: duckdb.DuckDBPyConnection, glob: str | list[str]) -> dict[str, str] | None:
@@ -631,12 +625,12 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
             available = _glob_columns(con, glob)
             missing_msg = f"no landed files match {glob}"
         else:
-            relation = f"{STAGING_SCHEMA}.{_ident('stg_' + s.table)}"
+            relation = f"{STAGING_SCHEMA}.{identifier('stg_' + s.table)}"
             label = f"{STAGING_SCHEMA}.stg_{s.table}"
             available = wh.cols(STAGING_SCHEMA, f"stg_{s.table}") or None
             missing_msg = f"table {label} missing"
     else:
-        relation = f"{MART_SCHEMA}.{_ident(s.table)}"
+        relation = f"{MART_SCHEMA}.{identifier(s.table)}"
         label = f"{MART_SCHEMA}.{s.table}"
         available = wh.cols(MART_SCHEMA, s.table) or None
         missing_msg = f"table {label} missing"
@@ -651,14 +645,14 @@ def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Wareh
     select = []
     for col in s.columns or tuple(available):
         if col in available:
-            select.append(_ident(col))
+            select.append(identifier(col))
         elif s.staging_columns.get(col) in available and relation.startswith(STAGING_SCHEMA):
-            select.append(f"{_ident(s.staging_columns[col])} as {_ident(col)}")
+            select.append(f"{identifier(s.staging_columns[col])} as {identifier(col)}")
     sql = f"select {', '.join(select) if select else '*'} from {relation}"
     key, keys_table = (changed or {}).get(s.table, (None, None))
     if key is not None and key in available:
         # an incremental build: the rows of the recomputed keys (the kept ones passed)
-        sql += f" where {_ident(key)} in (select {_ident(key)} from {keys_table})"
+        sql += f" where {identifier(key)} in (select {identifier(key)} from {keys_table})"
         label += f" (recomputed {key} only)"
     if not select:  # none of the suite's columns: validate an empty frame (columns missing)
         sql = f"select * from {relation} limit 0"

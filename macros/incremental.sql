@@ -51,15 +51,15 @@
 {% macro lake_scan_new(kind) -%}
     {%- set files = build_var('new_batch_files', {}).get(kind, []) -%}
     read_parquet([
-        '{{ var("lake_root") }}/{{ kind }}/batch_id=0-empty/data/*.parquet'
-        {%- for f in files %}, '{{ f }}'{% endfor %}
+        {{ lake_glob('/' ~ kind ~ '/batch_id=0-empty/data/*.parquet') }}
+        {%- for f in files %}, {{ sql_literal(f) }}{% endfor %}
     ], hive_partitioning = false, union_by_name = true)
 {%- endmacro %}
 
 {#- The as_of window an incremental build moves across: (as_of_moved_from, as_of]. -#}
 {% macro in_moved_window(ts) -%}
     {%- if build_var('as_of_moved_from') -%}
-    ({{ ts }} > cast('{{ build_var("as_of_moved_from") }}' as timestamp) and {{ ts }} <= {{ as_of() }})
+    ({{ ts }} > cast({{ sql_literal(build_var("as_of_moved_from")) }} as timestamp) and {{ ts }} <= {{ as_of() }})
     {%- else -%}
     false
     {%- endif -%}
@@ -159,10 +159,10 @@
     {%- if execute and state and target.type == 'duckdb' and flags.WHICH == 'build' -%}
     create or replace table {{ target.database }}.audit.build_state as
     select
-        cast('{{ state.fingerprint }}' as {{ dbt.type_string() }}) as fingerprint,
-        cast('{{ state.as_of }}' as timestamp) as as_of,
-        cast('{{ state.mode }}' as {{ dbt.type_string() }}) as mode,
-        cast('{{ state.reason | replace("'", "''") }}' as {{ dbt.type_string() }}) as reason,
+        cast({{ sql_literal(state.fingerprint) }} as {{ dbt.type_string() }}) as fingerprint,
+        cast({{ sql_literal(state.as_of) }} as timestamp) as as_of,
+        cast({{ sql_literal(state.mode) }} as {{ dbt.type_string() }}) as mode,
+        cast({{ sql_literal(state.reason) }} as {{ dbt.type_string() }}) as reason,
         cast({{ state.new_batches | int }} as integer) as new_batches
     {%- endif -%}
 {%- endmacro %}

@@ -14,14 +14,34 @@
     {{ return(given[name] if name in given else var(name, default)) }}
 {%- endmacro %}
 
+{#- A value as an SQL string literal: the dbt twin of sendlens/core/sql.py `literal`, the one
+    way a value (a var, an id, a path) becomes SQL text in a model. -#}
+{% macro sql_literal(value) -%}
+    {%- set text = value | string -%}
+    {%- if '\x00' in text -%}{{ exceptions.raise_compiler_error('a NUL character cannot be part of an SQL value') }}{%- endif -%}
+    '{{ text | replace("'", "''") }}'
+{%- endmacro %}
+
+{#- A path whose glob characters match only themselves in DuckDB's readers (the twin of
+    sendlens/core/sql.py `glob_escape`: each of [ * ? as a one-character class). -#}
+{% macro glob_escape(text) -%}
+    {{ return(text | string | replace('[', '[[]') | replace('*', '[*]') | replace('?', '[?]')) }}
+{%- endmacro %}
+
+{#- The literal of a glob under the lake: the lake's path is a value (escaped), `pattern` is
+    the project's own (its wildcards stay wildcards). -#}
+{% macro lake_glob(pattern) -%}
+    {{ return(sql_literal(glob_escape(var("lake_root")) ~ pattern)) }}
+{%- endmacro %}
+
 {#- The build's knowledge instant (`sendlens build --as-of`). -#}
 {% macro as_of() -%}
-    cast('{{ build_var("as_of") }}' as timestamp)
+    cast({{ sql_literal(build_var("as_of")) }} as timestamp)
 {%- endmacro %}
 
 {#- The dashboard snapshot instant (`compute-stats --at`), the build's as_of by default. -#}
 {% macro stats_at() -%}
-    cast('{{ build_var("stats_at") or build_var("as_of") }}' as timestamp)
+    cast({{ sql_literal(build_var("stats_at") or build_var("as_of")) }} as timestamp)
 {%- endmacro %}
 
 {#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here; the
@@ -33,9 +53,9 @@
 {#- Canonical batches, plus the rows mapped from email-service-provider exports. -#}
 {% macro duckdb__lake_scan(kind) -%}
     {%- if kind in ('deliveries', 'send_log', 'feedback', 'tracking') -%}
-    read_parquet(['{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet', '{{ var("lake_root") }}/esp/batch_id=*/{{ kind }}/*.parquet'], hive_partitioning = false, union_by_name = true)
+    read_parquet([{{ lake_glob('/' ~ kind ~ '/batch_id=*/data/*.parquet') }}, {{ lake_glob('/esp/batch_id=*/' ~ kind ~ '/*.parquet') }}], hive_partitioning = false, union_by_name = true)
     {%- else -%}
-    read_parquet('{{ var("lake_root") }}/{{ kind }}/batch_id=*/data/*.parquet', hive_partitioning = false, union_by_name = true)
+    read_parquet({{ lake_glob('/' ~ kind ~ '/batch_id=*/data/*.parquet') }}, hive_partitioning = false, union_by_name = true)
     {%- endif -%}
 {%- endmacro %}
 {% macro default__lake_scan(kind) -%}
@@ -51,7 +71,7 @@
     {{ return(adapter.dispatch('lake_audit_scan', 'sendlens')(file_name)) }}
 {%- endmacro %}
 {% macro duckdb__lake_audit_scan(file_name) -%}
-    read_parquet('{{ var("lake_root") }}/*/batch_id=*/{{ file_name }}', hive_partitioning = false, union_by_name = true)
+    read_parquet({{ lake_glob('/*/batch_id=*/' ~ file_name) }}, hive_partitioning = false, union_by_name = true)
 {%- endmacro %}
 {% macro default__lake_audit_scan(file_name) -%}
     parquet.`{{ var("lake_root") }}/*/batch_id=*/{{ file_name }}`

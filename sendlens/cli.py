@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from sendlens.config import load_settings, parse_timestamp
+from sendlens.errors import SendlensError
 
 
 def _timestamp(text: str):
@@ -73,6 +74,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--as-of", type=_timestamp, help="build instant (default now)")
     s.add_argument("--include-pii", action="store_true", help="do not mask addresses in exports")
 
+    s = sub.add_parser("batches", help="list the landed batches, or retire a bad one",
+                       description="Without an action: every landed (and retired) batch with its "
+                                   "counts. `batches retire ID --reason TEXT` takes a batch out of "
+                                   "the lake (kept under <home>/retired/, recorded in "
+                                   "audit.retired_batches); the next build is a full one.")
+    s.add_argument("--json", action="store_true", help="print one JSON object per batch")
+    actions = s.add_subparsers(dest="action", metavar="ACTION")
+    r = actions.add_parser("retire", help="take a landed batch out of the lake, with a reason")
+    r.add_argument("batch_id", metavar="ID", help="the batch id (see `sendlens batches`)")
+    r.add_argument("--reason", required=True, help="why (kept in the retirement record)")
+
+    s = sub.add_parser("config", help="print the effective settings and where each came from",
+                       description="Every setting with its value and its source: the default, "
+                                   "<home>/sendlens.toml, or a SENDLENS_<NAME> environment variable.")
+    s.add_argument("--json", action="store_true", help="print one JSON object per setting")
+
     s = sub.add_parser("generate", help="write a realistic synthetic data set")
     s.add_argument("--messages", type=_positive_int, default=20_000)
     s.add_argument("--seed", type=int, default=42)
@@ -94,17 +111,16 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = load_settings(args.home)
         return _dispatch(args, settings, pipeline)
-    except (pipeline.SendlensError, ValueError, OSError) as exc:
+    except SendlensError as exc:
+        print(f"sendlens: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except (ValueError, OSError) as exc:
         print(f"sendlens: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("sendlens: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
-        from sendlens.lock import Busy
-        if isinstance(exc, Busy):
-            print(f"sendlens: error: {exc}", file=sys.stderr)
-            return 75
         print(f"sendlens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 70
 
@@ -113,11 +129,11 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
     cmd = args.command
     if cmd == "ingest":
         if not args.kind and not args.source:
-            raise pipeline.SendlensError("ingest needs --kind KIND (or --source ESP)")
+            raise SendlensError("ingest needs --kind KIND (or --source ESP)")
         if args.kind and args.source:
-            raise pipeline.SendlensError("give either --kind or --source, not both")
+            raise SendlensError("give either --kind or --source, not both")
         if args.delivery_field and not args.source:
-            raise pipeline.SendlensError("--delivery-field only applies with --source")
+            raise SendlensError("--delivery-field only applies with --source")
         outcomes = pipeline.ingest(settings, args.kind or "", list(args.files), source=args.source,
                                    delivery_field=args.delivery_field)
         for o in outcomes:
@@ -148,6 +164,30 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
         summary = pipeline.run(settings, args.as_of, include_pii=args.include_pii, progress=_progress)
         print(summary)
         return 0
+    if cmd == "config":
+        for name, value, source, doc in settings.effective():
+            if args.json:
+                print(json.dumps({"name": name, "value": value, "source": source, "doc": doc}))
+            else:
+                shown = json.dumps(list(value)) if isinstance(value, tuple) else json.dumps(value)
+                print(f"{name} = {shown}  # {source}: {doc}")
+        return 0
+    if cmd == "batches":
+        from sendlens import batches
+
+        if args.action == "retire":
+            done = batches.retire(settings, args.batch_id, args.reason)
+            print(f"retired batch {done.batch_id} ({done.kind}, {done.rows_landed} rows landed): "
+                  f"kept in {done.moved_to}; the next build is a full one")
+            return 0
+        for b in batches.list_batches(settings):
+            if args.json:
+                print(json.dumps(b, default=str))
+            else:
+                extra = f", retired {b['retired_at']}: {b['reason']}" if b["status"] == "retired" else ""
+                print(f"{b['batch_id']}  {b['kind']:<10} read {b['rows_read']}, landed {b['rows_landed']}, "
+                      f"rejected {b['rows_rejected']}  {b['file']}{extra}")
+        return 0
     if cmd == "generate":
         paths = pipeline.generate(args.out, args.messages, args.seed, progress=_progress)
         for kind, path in paths.items():
@@ -156,7 +196,7 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
     if cmd == "demo":
         print(pipeline.demo(settings, args.messages, args.seed, progress=_progress))
         return 0
-    raise pipeline.SendlensError(f"unknown command {cmd}")
+    raise SendlensError(f"unknown command {cmd}")
 
 
 if __name__ == "__main__":

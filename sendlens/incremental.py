@@ -22,6 +22,7 @@ import duckdb
 
 from ingest.lake import EMPTY_BATCH, ESP_DIR, ESP_KINDS
 from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
+from sendlens.core.sql import glob_escape
 from sendlens.publish import describe_unfinished, unfinished_in_place_build
 
 STATE_TABLE = "audit.build_state"
@@ -75,19 +76,21 @@ def lake_batches(lake: Path) -> dict[str, Path]:
     """Every landed batch folder by batch id (canonical kinds and ESP exports)."""
     found: dict[str, Path] = {}
     for folder in lake.glob("*/batch_id=*"):
-        if folder.name == EMPTY_BATCH or not folder.is_dir() or folder.parent.name == "_tmp":
+        # _tmp (batches being written) and _retired (retirement records) hold no landed batch
+        if folder.name == EMPTY_BATCH or not folder.is_dir() or folder.parent.name.startswith("_"):
             continue
         found[folder.name.removeprefix("batch_id=")] = folder
     return found
 
 
 def _batch_files(folder: Path) -> dict[str, str]:
-    """kind -> Parquet glob of one batch folder (ESP batches hold several kinds)."""
+    """kind -> Parquet glob of one batch folder (ESP batches hold several kinds); the folder's
+    own path is escaped, so only the pattern's wildcard expands."""
     if folder.parent.name == ESP_DIR:
-        return {kind: str(folder / kind / "*.parquet") for kind in ESP_KINDS
+        return {kind: glob_escape(folder / kind) + "/*.parquet" for kind in ESP_KINDS
                 if any((folder / kind).glob("*.parquet"))}
     if any((folder / "data").glob("*.parquet")):
-        return {folder.parent.name: str(folder / "data" / "*.parquet")}
+        return {folder.parent.name: glob_escape(folder / "data") + "/*.parquet"}
     return {}
 
 

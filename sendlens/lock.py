@@ -9,9 +9,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from sendlens.errors import Busy
 
-class Busy(Exception):
-    """Another sendlens command holds the home's lock."""
+__all__ = ["Busy", "home_lock"]
 
 
 @contextmanager

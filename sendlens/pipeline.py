@@ -8,6 +8,7 @@ only parses arguments and prints.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -22,8 +23,12 @@ import duckdb
 from ingest.contracts import KINDS
 from ingest.lake import EMPTY_BATCH, Lake
 from ingest.land import IngestError, IngestOutcome, ingest_file
+from sendlens import gate
+from sendlens.batches import ensure_retired_schema
 from sendlens.config import Settings, iso, utc_now
+from sendlens.core.sql import glob_escape
 from sendlens.dbt_runner import DbtFailed, run_dbt
+from sendlens.errors import ChecksFailed, SendlensError
 from sendlens.incremental import BuildPlan, plan_build
 from sendlens.lock import home_lock
 from sendlens.publish import (InPlaceBuild, NotEnoughRoom, StagedBuild, WarehouseBusy,
@@ -33,30 +38,25 @@ from sendlens.publish import (InPlaceBuild, NotEnoughRoom, StagedBuild, Warehous
 Progress = Callable[[str], None]
 
 
-class SendlensError(Exception):
-    """A user-facing failure: one clear message, non-zero exit."""
-
-
-class ChecksFailed(SendlensError):
-    """The data-quality gate failed; nothing was published."""
-
-
 def _quiet(_: str) -> None:
     pass
 
 
 def connect(settings: Settings, database: str = ":memory:") -> duckdb.DuckDBPyConnection:
+    """A DuckDB connection bounded by the settings (given as configuration, not SQL text)."""
     settings.temp_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(database)
+    con = duckdb.connect(database, config={
+        "memory_limit": settings.memory_limit, "temp_directory": str(settings.temp_dir),
+        "threads": int(settings.threads)})
     con.execute("set enable_progress_bar = false")
     con.execute("set TimeZone = 'UTC'")
-    con.execute(f"set memory_limit = '{settings.memory_limit}'")
-    con.execute(f"set temp_directory = '{settings.temp_dir}'")
-    con.execute(f"set threads = {settings.threads}")
     return con
 
 
 def init_home(settings: Settings) -> Lake:
+    """Create the home's folders and the lake's empty batches. Only the holder of the home
+    lock calls it: the lake's ``_tmp`` is swept here, and only the lock holder may know that
+    what is in it was left by a run that died."""
     for d in (settings.home, settings.lake, settings.warehouse_dir, settings.staging_dir,
               settings.exports, settings.logs):
         d.mkdir(parents=True, exist_ok=True)
@@ -66,6 +66,7 @@ def init_home(settings: Settings) -> Lake:
     con = connect(settings)
     try:
         lake.ensure(con)
+        ensure_retired_schema(settings, con)
     finally:
         con.close()
     return lake
@@ -143,6 +144,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
     if engine not in ENGINES:
         raise SendlensError(f"unknown engine {engine!r}; expected one of {', '.join(ENGINES)}")
     as_of = as_of or utc_now()
+    settings.check_instant(as_of, "build --as-of")
     started = time.monotonic()
     if engine == "spark":
         return _build_spark(settings, as_of, progress, lock, run_checks, started)
@@ -172,11 +174,13 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             flushing = flush_early(target.path)
             if preloading is not None:
                 preloading.join()
-            checks = (_quality_gate(settings, target.path, as_of, progress, plan, helper,
-                                    outcome=target.left_on_failure) if run_checks else [])
-            if helper is not None:  # before publishing: its read lock would block the write
+            checks, documents = (_quality_gate(settings, target.path, as_of, progress, plan, helper,
+                                               outcome=target.left_on_failure) if run_checks else ([], {}))
+            if helper is not None:  # before recording and publishing: its read lock blocks writes
                 helper.close()
             flushing.join()
+            # what let this warehouse through travels with it (export reads it from there)
+            gate.record(target.path, gate.GateRecord("build", checks, utc_now(), as_of, documents))
             target.publish()
         except BaseException as exc:
             target.abandon(exc)
@@ -255,11 +259,14 @@ def _published(settings: Settings) -> Path:
 
 
 def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progress,
-                  plan: BuildPlan | None = None, helper=None, *, outcome: str) -> list[dict]:
+                  plan: BuildPlan | None = None, helper=None, *, outcome: str,
+                  suites: list[str] | None = None) -> tuple[list[dict], dict[str, str]]:
+    """Run the data-quality suites on the build file ``db``; return the checks and the
+    data-quality page, or raise ChecksFailed (saying ``outcome``) when any failed."""
     try:
         from expectations.runner import validate_warehouse
     except ImportError:  # suites not installed: dbt tests alone gate
-        return []
+        return [], {}
     incremental = plan is not None and plan.incremental
     progress("running data-quality suites" + (" on the new batches and recomputed rows" if incremental else ""))
     docs = settings.staging_dir / "data-docs"
@@ -267,26 +274,30 @@ def _quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progr
         shutil.rmtree(docs)
     new_batches = None
     if incremental:  # the landing suites validate what landed since the published build
-        new_batches = {kind: [str(settings.lake / kind / EMPTY_BATCH / "data" / "*.parquet"),
+        new_batches = {kind: [glob_escape(settings.lake / kind / EMPTY_BATCH / "data") + "/*.parquet",
                               *plan.new_batch_files.get(kind, [])] for kind in KINDS}
     changed = None
     if incremental:
         changed = CHANGED_KEYS if plan.as_of_moved else {**CHANGED_KEYS, **KEPT_DELIVERY_KEYS}
     report = validate_warehouse(db, as_of=as_of, docs_dir=docs, lake_globs=new_batches,
                                 changed=changed, memory_limit=settings.memory_limit,
-                                temp_directory=settings.temp_dir, helper=helper)
+                                temp_directory=settings.temp_dir, helper=helper, suites=suites)
     checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
-    (settings.staging_dir / "checks.json").write_text(json.dumps(checks, indent=2))
     if not report.passed:
         raise ChecksFailed(f"data-quality checks failed; {outcome}.\n" + report.summary())
-    return checks
+    return checks, gate.read_documents(docs)
 
 
 # ---- compute-stats -----------------------------------------------------------------------
+# what compute-stats rebuilds (dash_delivery_kpis and what depends on it) and its suites check
+STATS_SUITES = ("dash_delivery_kpis", "rpt_kpi_reconciliation")
+
+
 def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: str | None = None,
                   progress: Progress = _quiet) -> Path:
     """Refresh the dashboard snapshot (all deliveries, or one) at ``at`` without a rebuild."""
     at = at or utc_now()
+    settings.check_instant(at, "compute-stats --at")
     with home_lock(settings.lock_file, wait_seconds=600):
         _published(settings)
         con = duckdb.connect(str(settings.warehouse), read_only=True)
@@ -309,6 +320,13 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
                     settings.dbt_vars(as_of or at, stats_at=at, stats_delivery_id=delivery_id),
                     progress=progress, extra_env=target.env)
             target.ready()
+            # the suites of what it rebuilt gate it like a build's (and are kept with it)
+            checks, documents = _quality_gate(settings, target.path, as_of or at, progress,
+                                              outcome=target.left_on_failure,
+                                              suites=list(STATS_SUITES))
+            gate.record(target.path, gate.GateRecord(
+                "compute-stats", checks, utc_now(), as_of,
+                {f"compute-stats/{name}": text for name, text in documents.items()}))
             target.publish()
         except DbtFailed as exc:
             target.abandon(exc)
@@ -334,10 +352,11 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
     run_id = run_id or _run_id()
     out_dir = Path(out) if out else settings.exports / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
-    checks_file = settings.staging_dir / "checks.json"
-    checks = json.loads(checks_file.read_text()) if checks_file.exists() else []
     con = duckdb.connect(str(settings.warehouse), read_only=True)
     try:
+        # the results of the gates that let the published warehouse through, kept in it
+        published_gate = gate.read(con)
+        checks, documents = published_gate if published_gate is not None else ([], {})
         as_of = con.execute("select max(as_of) from marts.rpt_delivery_kpis").fetchone()[0]
         inputs = [
             dict(zip(("batch_id", "kind", "file", "sha256", "rows_read", "rows_landed", "rows_rejected"), r))
@@ -351,9 +370,10 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
                 "warehouse": str(settings.warehouse), "include_pii": include_pii}
     result = export_reports(settings.warehouse, out_dir, include_pii=include_pii,
                             run_info=run_info, progress=progress)
-    docs = settings.staging_dir / "data-docs"
-    if docs.exists():
-        shutil.copytree(docs, out_dir / "data-quality", dirs_exist_ok=True)
+    for name, text in documents.items():
+        page = out_dir / "data-quality" / name
+        page.parent.mkdir(parents=True, exist_ok=True)
+        page.write_text(text, encoding="utf-8")
     manifest = {
         **run_info,
         "exported_at": iso(utc_now()),
@@ -381,7 +401,6 @@ def run(settings: Settings, as_of: datetime | None = None, include_pii: bool = F
     """The scheduled batch: ingest what waits in ``<home>/inbox/<kind>/``, archive each file once
     landed, build and check, publish, export. One run at a time per home."""
     run_id = _run_id()
-    init_home(settings)
     log_path = settings.logs / f"{run_id}.log"
 
     def log(msg: str) -> None:
@@ -390,18 +409,23 @@ def run(settings: Settings, as_of: datetime | None = None, include_pii: bool = F
         progress(msg)
 
     failures: list[str] = []
+    # the lock first: a run that finds another one going touches nothing, not even _tmp
     with home_lock(settings.lock_file, wait_seconds=0):
+        init_home(settings)
         log(f"{run_id}: started")
         landed = 0
         for kind in INGEST_ORDER:
             inbox = settings.inbox / kind
-            for f in sorted(p for p in inbox.iterdir() if p.is_file() and not p.name.startswith(".")):
+            entries = sorted(p for p in inbox.iterdir() if not p.name.startswith("."))
+            for f in entries:
                 try:
+                    if not f.is_file():  # a dangling link, a folder, a socket: never silently
+                        raise SendlensError(f"{f}: {_not_a_file(f)}; nothing landed")
                     outcome = ingest(settings, kind, [f], lock=False)[0]
                 except SendlensError as exc:
                     failed = settings.inbox / "_failed" / kind
                     failed.mkdir(parents=True, exist_ok=True)
-                    f.rename(failed / f.name)
+                    f.rename(failed / f.name)  # a link moves as a link
                     (failed / (f.name + ".error.txt")).write_text(str(exc) + "\n")
                     failures.append(str(exc))
                     log(f"FAILED {exc}")
@@ -424,10 +448,19 @@ def run(settings: Settings, as_of: datetime | None = None, include_pii: bool = F
     return summary
 
 
+def _not_a_file(path: Path) -> str:
+    if path.is_symlink() and not path.exists():
+        return f"a link to a missing file ({os.readlink(path)})"
+    if path.is_dir():
+        return "a folder, not a file"
+    return "not a regular file"
+
+
 def demo(settings: Settings, messages: int = 20_000, seed: int = 42, progress: Progress = _quiet) -> str:
     """Generate a sample into the home, ingest it, build, check, publish and export."""
     started = time.monotonic()
-    init_home(settings)
+    with home_lock(settings.lock_file, wait_seconds=600):
+        init_home(settings)
     sample = settings.home / "sample"
     progress(f"generating {messages} messages (seed {seed}) into {sample}")
     paths = generate(sample, messages, seed, progress=progress)

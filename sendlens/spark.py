@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Callable
 
 from sendlens.config import Settings, iso
+from sendlens.core.sql import glob_literal, identifier
 from sendlens.dbt_runner import DbtFailed, run_dbt
 
 Progress = Callable[[str], None]
@@ -146,12 +147,11 @@ def build(settings: Settings, as_of: datetime, dbt_args: list[str], progress: Pr
 
 def mart_views(con, marts_dir: Path, schema: str = MARTS_SCHEMA) -> list[str]:
     """Declare every mart of a published folder as a DuckDB view ``<schema>.<table>``."""
-    con.execute(f"create schema if not exists {schema}")
+    con.execute(f"create schema if not exists {identifier(schema)}")
     names = []
     for table in sorted(p for p in Path(marts_dir).iterdir() if p.is_dir()):
-        glob = str(table / "*.parquet").replace("'", "''")
-        con.execute(f'create or replace view {schema}."{table.name}" as '
-                    f"select * from read_parquet('{glob}')")
+        con.execute(f"create or replace view {identifier(schema)}.{identifier(table.name)} as "
+                    f"select * from read_parquet({glob_literal(table, '/*.parquet')})")
         names.append(table.name)
     return names
 
@@ -169,7 +169,7 @@ def _quality_gate(settings: Settings, marts_dir: Path, as_of: datetime, progress
 
     from ingest.contracts import KINDS
     from ingest.lake import Lake
-    from sendlens.pipeline import ChecksFailed
+    from sendlens.errors import ChecksFailed
 
     progress("running data-quality suites on the Spark marts")
     db = settings.staging_dir / f"spark-check-{uuid.uuid4().hex[:12]}.duckdb"

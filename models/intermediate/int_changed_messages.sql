@@ -93,7 +93,7 @@ still_changing as (
     select message_id from intermediate.int_messages
     where relayed_at is null
         or validity_end_at is null
-        or {{ add_seconds('validity_end_at', var('late_event_lookback_days') ~ ' * 86400') }} > cast('{{ build_var("as_of_moved_from") }}' as timestamp)
+        or {{ add_seconds('validity_end_at', var('late_event_lookback_days') ~ ' * 86400') }} > cast({{ sql_literal(build_var("as_of_moved_from")) }} as timestamp)
 ),
 
 tracked_in_window as (

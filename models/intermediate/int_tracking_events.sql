@@ -40,7 +40,7 @@ joined as (
 flagged as (
     select
         *,
-        coalesce({{ regex_match('user_agent', "'(?i)(" ~ (var('machine_user_agents') | join('|')) ~ ")'") }}, false) as is_machine_user_agent,
+        coalesce({{ regex_match('user_agent', sql_literal('(?i)(' ~ (var('machine_user_agents') | join('|')) ~ ')')) }}, false) as is_machine_user_agent,
         tracking_type = 'open'
             and coalesce({{ regex_match('user_agent', "'^Mozilla/5\\.0 \\(Macintosh; Intel Mac OS X [0-9_]+\\) AppleWebKit/[0-9.]+ \\(KHTML, like Gecko\\)$'") }}, false) as is_privacy_proxy,
         tracking_type = 'open' and relayed_at is not null

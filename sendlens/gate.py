@@ -1,0 +1,87 @@
+"""The gates' results, kept in the warehouse they gated.
+
+A build (or compute-stats) writes what its checks found into its own build file, before the
+swap: ``audit.gate_results`` (one row per check) and ``audit.gate_documents`` (the
+data-quality page). So the published warehouse always carries the results of the checks that
+let it through, and nothing else: a later build that failed leaves them as they were (its
+file is discarded), and ``export`` reads them from the warehouse, never from the scratch
+folder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+
+RESULTS = "audit.gate_results"
+DOCUMENTS = "audit.gate_documents"
+
+
+@dataclass(frozen=True)
+class GateRecord:
+    gate: str                  # "build" or "compute-stats"
+    checks: list[dict]         # {name, status, details}
+    recorded_at: datetime
+    as_of: datetime | None
+    documents: dict[str, str]  # file name under data-quality/ -> its text
+
+
+def record(db_path: Path, rec: GateRecord) -> None:
+    """Write ``rec`` into the build file at ``db_path``. A build replaces every earlier result;
+    compute-stats replaces only those of the checks it ran again (and its page)."""
+    con = duckdb.connect(str(db_path))
+    try:
+        con.execute("create schema if not exists audit")
+        con.execute(f"create table if not exists {RESULTS} (gate varchar, check_name varchar, "
+                    "status varchar, details varchar, as_of timestamp, recorded_at timestamp)")
+        con.execute(f"create table if not exists {DOCUMENTS} (gate varchar, name varchar, "
+                    "content varchar, recorded_at timestamp)")
+        con.execute("begin")
+        if rec.gate == "build":
+            con.execute(f"delete from {RESULTS}")
+            con.execute(f"delete from {DOCUMENTS}")
+        else:
+            names = [c["name"] for c in rec.checks]
+            con.execute(f"delete from {RESULTS} where list_contains(?, check_name)", [names])
+            con.execute(f"delete from {DOCUMENTS} where gate = ?", [rec.gate])
+        con.executemany(
+            f"insert into {RESULTS} values (?, ?, ?, ?, ?, ?)",
+            [[rec.gate, c["name"], c["status"], _details(c.get("details")), rec.as_of, rec.recorded_at]
+             for c in rec.checks])
+        con.executemany(f"insert into {DOCUMENTS} values (?, ?, ?, ?)",
+                        [[rec.gate, name, text, rec.recorded_at] for name, text in rec.documents.items()])
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def read(con: duckdb.DuckDBPyConnection) -> tuple[list[dict], dict[str, str]] | None:
+    """The published gates' checks and documents, or None for a warehouse built before they
+    were kept (its checks are unknown)."""
+    tables = {r[0] for r in con.execute(
+        "select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+    if RESULTS not in tables:
+        return None
+    checks = [{"name": n, "status": s, "details": d, "gate": g} for g, n, s, d in con.execute(
+        f"select gate, check_name, status, details from {RESULTS} order by gate, check_name").fetchall()]
+    docs = dict(con.execute(f"select name, content from {DOCUMENTS} order by name").fetchall()) \
+        if DOCUMENTS in tables else {}
+    return checks, docs
+
+
+def read_documents(docs_dir: Path) -> dict[str, str]:
+    """The data-quality page files a gate wrote (``index.html``), by name."""
+    if not docs_dir.is_dir():
+        return {}
+    return {str(p.relative_to(docs_dir)): p.read_text(encoding="utf-8")
+            for p in sorted(docs_dir.rglob("*")) if p.is_file()}
+
+
+def _details(value: object) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, default=str)
