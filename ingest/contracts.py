@@ -7,6 +7,7 @@ Validation (``ingest.validate``), the sample generator and the dbt staging model
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 
 DType = Literal["string", "bool", "timestamp", "double", "int", "list"]
@@ -35,6 +36,59 @@ FAILURE_REASONS: dict[str, str] = {
 }
 
 
+# Offsets of real time zones lie within -12:00..+14:00; ISO 8601 / RFC 3339 parsers accept up to
+# +-18:00 (java.time, PostgreSQL). A larger one is a typo that would shift the instant by days.
+MAX_OFFSET_MINUTES = 18 * 60
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """Range rules applied at ingest: a value outside them is a typo or a poison value that
+    would fail every later build's checks, so its row is rejected with the rule in its reason.
+
+    - every timestamp column of every kind (and every ESP-mapped timestamp) lies in
+      ``[earliest_at, ingest time + latest_ahead_days]`` (naive UTC);
+    - ``validity_hours`` lies in ``(0, max_validity_hours]`` (default a year: a validity period
+      longer than that is not a delivery's);
+    - ``attempt`` lies in ``[0, max_attempt]`` (an attempt counter is never negative; providers
+      retry for days, not thousands of times).
+    """
+
+    earliest_at: datetime = datetime(2000, 1, 1)
+    latest_ahead_days: float = 366.0
+    max_validity_hours: float = 8760.0
+    max_attempt: int = 1000
+
+    @property
+    def earliest(self) -> datetime:
+        """``earliest_at`` as naive UTC (an aware value is converted)."""
+        e = self.earliest_at
+        return e.astimezone(timezone.utc).replace(tzinfo=None) if e.tzinfo is not None else e
+
+    def latest(self, now: datetime | None = None) -> datetime:
+        """The latest timestamp accepted: ``now`` (default: the current UTC time) + the margin."""
+        return (now or self.now()) + timedelta(days=float(self.latest_ahead_days))
+
+    @staticmethod
+    def now() -> datetime:
+        """The current time, naive UTC (the ingest time the latest bound counts from)."""
+        return datetime.now(timezone.utc).replace(tzinfo=None)
+
+    def check(self, ts: datetime, now: datetime | None = None) -> str | None:
+        """Why a (naive UTC) timestamp breaks the window, else None (for rows mapped in Python)."""
+        now = now or self.now()
+        return None if self.earliest <= ts <= self.latest(now) else self.window_reason(now)
+
+    def window_reason(self, now: datetime) -> str:
+        """The reason of a timestamp outside the window: names the allowed range."""
+        return (f"out of range: must lie within [{self.earliest:%Y-%m-%dT%H:%M:%SZ}, "
+                f"{self.latest(now):%Y-%m-%dT%H:%M:%SZ}] (UTC; latest = ingest time + "
+                f"{self.latest_ahead_days:g} days)")
+
+
+RangeRule = Literal["hours", "attempt"]
+
+
 @dataclass(frozen=True)
 class Column:
     name: str
@@ -42,6 +96,9 @@ class Column:
     required: bool = True
     default: object = None
     enum: tuple[str, ...] | None = None
+    # a range rule of ``Bounds`` beyond the type: "hours" = (0, max_validity_hours],
+    # "attempt" = [0, max_attempt]; timestamps always get the timestamp window
+    range_rule: RangeRule | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +127,8 @@ class Contract:
 
 
 def _c(name: str, dtype: DType, required: bool = True, default: object = None,
-       enum: tuple[str, ...] | None = None) -> Column:
-    return Column(name, dtype, required, default, enum)
+       enum: tuple[str, ...] | None = None, range_rule: RangeRule | None = None) -> Column:
+    return Column(name, dtype, required, default, enum, range_rule)
 
 
 CONTRACTS: dict[str, Contract] = {
@@ -86,7 +143,7 @@ CONTRACTS: dict[str, Contract] = {
                 _c("channel", "string", enum=CHANNELS),
                 _c("efs_enabled", "bool", False, False),
                 _c("contact_date", "timestamp"),
-                _c("validity_hours", "double", False, 84.0),
+                _c("validity_hours", "double", False, 84.0, range_rule="hours"),
                 _c("is_proof", "bool", False, False),
                 _c("parent_delivery_id", "string", False),
                 _c("requires_confirmation", "bool", False, True),
@@ -133,7 +190,7 @@ CONTRACTS: dict[str, Contract] = {
                 _c("failure_reason", "string", False),
                 _c("smtp_code", "string", False),
                 _c("diagnostic", "string", False),
-                _c("attempt", "int", False),
+                _c("attempt", "int", False, range_rule="attempt"),
             ),
         ),
         Contract(

@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.contracts import CONTRACTS, Contract, contract as get_contract
+from sendlens.core.sql import glob_literal, identifier, literal
 
 EMPTY_BATCH = "batch_id=0-empty"
 # Email-service-provider exports land as one batch per file under <lake>/esp/batch_id=<id>/,
@@ -60,10 +61,6 @@ class BatchRecord:
     ingested_at: datetime
 
 
-def q(path: Path | str) -> str:
-    return "'" + str(path).replace("'", "''") + "'"
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -73,7 +70,7 @@ def sha256_of(path: Path) -> str:
 
 
 def data_columns_sql(contract: Contract) -> str:
-    cols = ", ".join(f'"{c.name}" {_SQL_TYPES[c.dtype]}' for c in contract.columns)
+    cols = ", ".join(f"{identifier(c.name)} {_SQL_TYPES[c.dtype]}" for c in contract.columns)
     return cols + ", _batch_id varchar, _row bigint, _origin varchar"
 
 
@@ -93,6 +90,14 @@ class Lake:
 
     def batch_glob(self) -> str:
         return str(self.root / "*" / "batch_id=*" / "batch.parquet")
+
+    # The same patterns as SQL literals for DuckDB's readers: the lake's own path is a value
+    # (its glob characters are escaped), the wildcards are the lake layout's.
+    def batch_glob_sql(self) -> str:
+        return glob_literal(self.root, "/*/batch_id=*/batch.parquet")
+
+    def esp_data_glob_sql(self, kind: str) -> str:
+        return glob_literal(self.root, f"/{ESP_DIR}/batch_id=*/{kind}/*.parquet")
 
     def ensure(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the lake with an empty schema-only batch per kind (idempotent)."""
@@ -130,13 +135,13 @@ class Lake:
     @staticmethod
     def _write_empty(con: duckdb.DuckDBPyConnection, columns: str, path: Path) -> None:
         con.execute(f"create or replace temp table _empty {columns}")
-        con.execute(f"copy _empty to {q(path)} (format parquet, compression zstd)")
+        con.execute(f"copy _empty to {literal(path)} (format parquet, compression zstd)")
         con.execute("drop table _empty")
 
     # ---- batches ------------------------------------------------------------------------
     def find_batch(self, con: duckdb.DuckDBPyConnection, kind: str, sha256: str) -> BatchRecord | None:
         rows = con.execute(
-            f"select * from read_parquet({q(self.batch_glob())}, union_by_name = true) "
+            f"select * from read_parquet({self.batch_glob_sql()}, union_by_name = true) "
             "where kind = ? and sha256 = ? order by batch_id limit 1",
             [kind, sha256],
         ).fetchall()
@@ -185,7 +190,7 @@ class Lake:
             "insert into _batch values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             list(asdict(rec).values()),
         )
-        con.execute(f"copy _batch to {q(staging / 'batch.parquet')} (format parquet, compression zstd)")
+        con.execute(f"copy _batch to {literal(staging / 'batch.parquet')} (format parquet, compression zstd)")
         con.execute("drop table _batch")
 
 
@@ -205,4 +210,4 @@ def fsync_path(path: Path) -> None:
         os.close(fd)
 
 
-__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "q", "fsync_path"]
+__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "fsync_path"]

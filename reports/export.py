@@ -9,7 +9,11 @@
 - ``data_quality.csv``: the run's data-quality checks (when ``run_info["checks"]`` is given);
 - ``manifest.json``: what was written, row counts, masking, run info.
 
-Addresses (columns ``address`` and ``*_address``) are masked in SQL unless ``include_pii``.
+Personal data is masked or pseudonymised in SQL unless ``include_pii``, by the declaration
+the build wrote into the warehouse (``audit.personal_data_columns``; see ``warehouse``).
+CSV cells that a spreadsheet would run as a formula are neutralised in the COPY's SQL.
+An export removes only files that an earlier export into the same folder wrote and that are
+unchanged since (its ledger, ``.sendlens-export.json``); nothing else in ``out_dir`` is touched.
 The warehouse is opened read-only; the function takes paths and parameters only.
 """
 
@@ -20,18 +24,23 @@ import datetime as dt
 import io
 import json
 import os
+import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
 from .html_report import ReportContext, build_html, fmt_ts
-from .warehouse import Marts, connect_read_only, ql
+from .warehouse import Marts, connect_read_only, mask_emails, neutralise_formula, ql
 from .workbook import MAX_SHEET_ROWS, write_workbook
 
 HTML_NAME = "report.html"
 WORKBOOK_NAME = "sendlens_report.xlsx"
 MANIFEST_NAME = "manifest.json"
 QUALITY_NAME = "data_quality.csv"
+# What this exporter wrote into out_dir (relative path, size, mtime): the only files it may
+# ever remove. Kept apart from manifest.json, which a caller may rewrite.
+LEDGER_NAME = ".sendlens-export.json"
+LEDGER_VERSION = 1
 
 
 @dataclass
@@ -43,35 +52,50 @@ class ExportResult:
     workbook: Path | None = None
     # Non-fatal problems (e.g. an HTML section that could not be rendered).
     warnings: list[str] = field(default_factory=list)
+    # What manifest.json says (a caller that rewrites the manifest merges this into its own).
+    manifest: dict = field(default_factory=dict)
 
 
 def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
                    run_info: dict | None = None,
                    progress: Callable[[str], None] | None = None,
-                   top_n: int = 6, max_sheet_rows: int = MAX_SHEET_ROWS) -> ExportResult:
+                   top_n: int = 6, max_sheet_rows: int = MAX_SHEET_ROWS,
+                   pseudonym_key: str | None = None) -> ExportResult:
+    """Write the report files of ``warehouse`` into ``out_dir``.
+
+    ``pseudonym_key``: the secret of the pseudonymised identifiers (message, profile and
+    event ids). Give the home's own key (kept by the caller, never written into the export)
+    and pseudonyms stay the same from export to export, so exports of one home join with each
+    other; without it a random key is made for this export (its tables join with each other,
+    not with another export's). Ignored with ``include_pii`` (raw values).
+    """
     warehouse = Path(warehouse)
     out_dir = Path(out_dir)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
     say = progress or (lambda _msg: None)
     run_info = dict(run_info or {})
+    if not include_pii and run_info.get("checks") is not None:
+        run_info["checks"] = _masked_checks(run_info["checks"])
     csv_dir, pq_dir = out_dir / "csv", out_dir / "parquet"
     csv_dir.mkdir(parents=True, exist_ok=True)
     pq_dir.mkdir(parents=True, exist_ok=True)
 
     con = connect_read_only(warehouse)
     try:
-        marts = Marts.open(con, include_pii=include_pii)
+        marts = Marts.open(con, include_pii=include_pii, pseudonym_key=pseudonym_key)
         if not marts.tables:
             say(f"no tables in schema {marts.schema!r} of {warehouse}")
-        _remove_stale(out_dir, set(marts.tables))
+        for w in marts.warnings:
+            say(f"warning: {w}")
+        previous = _read_ledger(out_dir)
 
         files: list[Path] = []
         row_counts: dict[str, int] = {}
         rel: dict[str, dict[str, str]] = {}
         for t in marts.tables:
             csv_path, pq_path = csv_dir / f"{t}.csv", pq_dir / f"{t}.parquet"
-            n_csv = _copy(con, marts.select_sql(t), csv_path, "(FORMAT CSV, HEADER TRUE)")
+            n_csv = _copy(con, marts.select_sql(t, for_csv=True), csv_path, "(FORMAT CSV, HEADER TRUE)")
             n_pq = _copy(con, marts.select_sql(t, for_parquet=True), pq_path,
                          "(FORMAT PARQUET, COMPRESSION ZSTD)")
             if n_csv != n_pq:  # read-only snapshot: cannot happen unless the file changed under us
@@ -85,10 +109,14 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         as_of = _as_of(marts, run_info)
 
         wb_path = out_dir / WORKBOOK_NAME
-        tmp = wb_path.with_name(wb_path.name + ".tmp.xlsx")
-        write_workbook(marts, tmp, as_of=as_of, run_info=run_info, row_counts=row_counts,
-                       max_rows=max_sheet_rows, progress=say)
-        os.replace(tmp, wb_path)
+        tmp = _tmp_path(wb_path, ".xlsx")
+        try:
+            write_workbook(marts, tmp, as_of=as_of, run_info=run_info, row_counts=row_counts,
+                           max_rows=max_sheet_rows, progress=say)
+            os.replace(tmp, wb_path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
         files.append(wb_path)
         say(f"wrote {wb_path.name}")
 
@@ -111,27 +139,39 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         con.close()
 
     manifest_path = out_dir / MANIFEST_NAME
+    warnings = [*marts.warnings, *ctx.warnings]
     manifest = {
         "generated_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "warehouse": str(warehouse),
         "schema": marts.schema,
         "as_of": as_of,
         "include_pii": include_pii,
+        "personal_data": marts.manifest_entry(),
         "row_counts": row_counts,
         "files": [str(p.relative_to(out_dir)) for p in files],
-        "warnings": ctx.warnings,
+        "warnings": warnings,
         "run_info": _jsonable(run_info),
     }
     _write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
     files.append(manifest_path)
+    _finish_ledger(out_dir, previous, files)
     return ExportResult(out_dir=out_dir, files=files, row_counts=row_counts, html_report=html_path,
-                        workbook=wb_path, warnings=list(ctx.warnings))
+                        workbook=wb_path, warnings=warnings, manifest=manifest)
+
+
+def _tmp_path(target: Path, suffix: str = "") -> Path:
+    """A temporary name beside ``target`` that nothing else uses (so neither writing it nor
+    removing it after a failure can touch a file that was already there)."""
+    while True:
+        tmp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.tmp{suffix}")
+        if not tmp.exists():
+            return tmp
 
 
 def _copy(con: Any, select_sql: str, target: Path, options: str) -> int:
     """COPY a query to ``target`` via a temporary file (so a reader never sees half a file);
     returns the number of rows written."""
-    tmp = target.with_name(target.name + ".tmp")
+    tmp = _tmp_path(target)
     try:
         n = con.execute(f"COPY ({select_sql}) TO {ql(str(tmp))} {options}").fetchone()[0]
         os.replace(tmp, target)
@@ -141,8 +181,26 @@ def _copy(con: Any, select_sql: str, target: Path, options: str) -> int:
     return int(n)
 
 
+def _masked_checks(checks: Any) -> list[dict]:
+    """The run's checks with every e-mail-looking substring of their details masked."""
+    out = []
+    for c in checks or []:
+        get = c.get if isinstance(c, dict) else (lambda k, _c=c: getattr(_c, k, None))
+        det = get("details")
+        if isinstance(det, (dict, list, tuple)):
+            det = json.loads(json.dumps(det, default=str))
+            det = json.loads(mask_emails(json.dumps(det)))
+        else:
+            det = mask_emails(det)
+        row = dict(c) if isinstance(c, dict) else {k: get(k) for k in ("name", "status")}
+        row["details"] = det
+        out.append(row)
+    return out
+
+
 def _checks_csv(checks: Any) -> str:
-    """The data-quality report: one row per check (name, status, details)."""
+    """The data-quality report: one row per check (name, status, details); a cell that a
+    spreadsheet would run as a formula is neutralised, as in every exported CSV."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["name", "status", "details"])
@@ -151,32 +209,78 @@ def _checks_csv(checks: Any) -> str:
         det = get("details")
         if isinstance(det, (dict, list, tuple)):
             det = json.dumps(det, default=str)
-        w.writerow([get("name"), get("status"), "" if det is None else det])
+        w.writerow([neutralise_formula(v if v is None or isinstance(v, str) else str(v))
+                    for v in (get("name"), get("status"), "" if det is None else det)])
     return buf.getvalue()
 
 
 def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def _remove_stale(out_dir: Path, tables: set[str]) -> None:
-    """Remove data files that a previous export into this directory wrote for marts that no
-    longer exist (only files listed in its manifest are touched)."""
-    mf = out_dir / MANIFEST_NAME
-    if not mf.is_file():
-        return
+    tmp = _tmp_path(path)
     try:
-        previous = json.loads(mf.read_text(encoding="utf-8")).get("files", [])
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+# -- what an export owns ---------------------------------------------------------------------
+def _stamp(path: Path) -> dict[str, int]:
+    st = path.stat()
+    return {"size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _read_ledger(out_dir: Path) -> dict[str, dict[str, int]]:
+    """The files the previous export into ``out_dir`` wrote, with their size and mtime then.
+    A missing or unreadable ledger owns nothing (an export never guesses what it wrote)."""
+    path = out_dir / LEDGER_NAME
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return
-    for relpath in previous:
-        p = Path(relpath)
-        if len(p.parts) == 2 and p.parts[0] in ("csv", "parquet") and p.stem not in tables:
-            target = out_dir / p
-            if target.is_file():
+        return {}
+    files = data.get("files") if isinstance(data, dict) and data.get("version") == LEDGER_VERSION else None
+    if not isinstance(files, dict):
+        return {}
+    return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, dict)}
+
+
+def _owned_file(out_dir: Path, rel: str) -> Path | None:
+    """``out_dir / rel`` when ``rel`` is a plain relative path inside ``out_dir`` naming a
+    regular file (no absolute path, no ``..``, no symbolic link on the way)."""
+    p = Path(rel)
+    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts) or rel == LEDGER_NAME:
+        return None
+    target = out_dir / p
+    cur = out_dir
+    for part in p.parts:
+        cur = cur / part
+        if cur.is_symlink():
+            return None
+    return target if target.is_file() else None
+
+
+def _finish_ledger(out_dir: Path, previous: dict[str, dict[str, int]], files: list[Path]) -> None:
+    """Remove what the previous export wrote and this one did not (a mart that is gone, the
+    data-quality CSV of a run without checks) -- only a file still exactly as that export left
+    it (same size and mtime); a file changed since is the user's now and stays. Then record
+    this export's files."""
+    now = {str(p.relative_to(out_dir)): p for p in files}
+    for rel, stamp in sorted(previous.items()):
+        if rel in now:
+            continue
+        target = _owned_file(out_dir, rel)
+        if target is None:
+            continue
+        try:
+            if _stamp(target) == {"size": stamp.get("size"), "mtime_ns": stamp.get("mtime_ns")}:
                 target.unlink()
+        except OSError:
+            pass
+    ledger = {"version": LEDGER_VERSION,
+              "note": "files written by sendlens export into this folder; a later export removes "
+                      "only these, and only while unchanged",
+              "files": {rel: _stamp(p) for rel, p in sorted(now.items()) if p.is_file()}}
+    _write_text(out_dir / LEDGER_NAME, json.dumps(ledger, indent=2) + "\n")
 
 
 def _as_of(marts: Marts, run_info: dict) -> str:

@@ -1,7 +1,12 @@
 """The Excel workbook for business readers: the small report marts, one sheet each.
 
 Rows are streamed from DuckDB in batches into xlsxwriter's constant-memory mode, so even a
-capped 100k-row sheet never sits in Python memory at once.
+capped 100k-row sheet never sits in Python memory at once. Text is always written as text
+(``write_string``; the workbook's ``strings_to_formulas``/``_urls``/``_numbers`` are off), so a
+value such as ``=HYPERLINK(...)`` is never a formula here. The About sheet gives the totals
+over all deliveries with each message once (recurring parents' rows left out: the sheets
+show them, flagged ``is_recurring_parent``, and a sum over a whole column counts each
+execution twice).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from typing import Any, Callable
 
 import xlsxwriter
 
+from .totals import report_totals
 from .warehouse import Marts
 
 # Business-facing marts, in sheet order (only those present are written).
@@ -39,6 +45,9 @@ def write_workbook(marts: Marts, path: Path, *, as_of: str, run_info: dict | Non
     tables = [t for t in WORKBOOK_TABLES if marts.has(t)]
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "remove_timezone": True,
                                          "nan_inf_to_errors": True,
+                                         # text stays text (formula injection, see the docstring)
+                                         "strings_to_formulas": False, "strings_to_urls": False,
+                                         "strings_to_numbers": False,
                                          "default_date_format": "yyyy-mm-dd hh:mm:ss"})
     try:
         f_head = wb.add_format({"bold": True, "bg_color": "#1e293b", "font_color": "#ffffff",
@@ -63,7 +72,8 @@ def write_workbook(marts: Marts, path: Path, *, as_of: str, run_info: dict | Non
         about.write_string(r, 1, dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")); r += 1
         about.write_string(r, 0, "Addresses", f_bold)
         about.write_string(r, 1, "unmasked (PII included)" if marts.include_pii else
-                           "masked (j***@domain, ***89)"); r += 1
+                           "masked (j***@domain, ***89); message, profile and event ids pseudonymised "
+                           "(p_ + keyed hash: they join across sheets and files)"); r += 1
         for k, v in (run_info or {}).items():
             if k in ("checks", "as_of"):
                 continue
@@ -77,6 +87,7 @@ def write_workbook(marts: Marts, path: Path, *, as_of: str, run_info: dict | Non
                            "computed from all events: it is the source of truth. "
                            "rpt_kpi_reconciliation explains the differences.", f_wrap)
         r += 2
+        r = _write_totals(marts, about, r, f_head, f_bold, f_int, f_wrap)
         about.write_string(r, 0, "Sheet", f_head); about.write_string(r, 1, "Rows (mart) / note", f_head); r += 1
 
         sheets = ["About"]
@@ -97,6 +108,41 @@ def write_workbook(marts: Marts, path: Path, *, as_of: str, run_info: dict | Non
         return sheets
     finally:
         wb.close()
+
+
+TOTAL_LABELS = (
+    ("deliveries", "Deliveries"), ("to_deliver", "To deliver"), ("sent", "Sent"),
+    ("processed", "Processed"), ("delivered", "Delivered"), ("bounces_errors", "Bounces + errors"),
+    ("hard_bounces", "Hard bounces"), ("soft_bounces", "Soft bounces"), ("pending", "Pending"),
+    ("unique_opens", "Unique opens"), ("opens", "Opens"), ("unique_clicks", "Unique clicks"),
+    ("clicks", "Clicks"), ("opt_outs", "Opt-outs"), ("complaints", "Complaints"),
+)
+
+
+def _write_totals(marts: Marts, ws: Any, r: int, f_head, f_bold, f_int, f_wrap) -> int:
+    """The dynamic report's totals over all deliveries, each message once; returns the next row."""
+    totals = report_totals(marts)
+    if not totals:
+        return r
+    ws.write_string(r, 0, "Totals, all deliveries", f_head)
+    ws.write_string(r, 1, "dynamic report, each delivery in its own mode, each message once", f_head)
+    r += 1
+    for key, label in TOTAL_LABELS:
+        if totals.get(key) is not None:
+            ws.write_string(r, 0, label)
+            ws.write_number(r, 1, totals[key], f_int)
+            r += 1
+    parents = totals.get("recurring_parents") or 0
+    ws.set_row(r, 45)
+    ws.write_string(r, 0, "Recurring parents", f_bold)
+    if totals.get("parents_flagged"):
+        ws.write_string(r, 1, f"{parents:,} recurring parent row(s) left out of these totals: a parent's row "
+                        "already includes every message of its executions, which have rows of their own. "
+                        "In the sheets, filter is_recurring_parent = FALSE before summing a column.", f_wrap)
+    else:
+        ws.write_string(r, 1, "this warehouse does not flag recurring parents (built before "
+                        "is_recurring_parent): a parent's row repeats its executions' messages.", f_wrap)
+    return r + 2
 
 
 def _write_table(marts: Marts, table: str, ws: Any, total: int, max_rows: int, f_head, f_pct, f_int, f_num,

@@ -16,7 +16,10 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-PROJECT_DIR = Path(__file__).resolve().parents[1]
+# the dbt project: shipped inside the package by a wheel (setup.py), else the repository's
+_PACKAGED_PROJECT = Path(__file__).resolve().parent / "project"
+PROJECT_DIR = (_PACKAGED_PROJECT if (_PACKAGED_PROJECT / "dbt_project.yml").is_file()
+               else Path(__file__).resolve().parents[1])
 DEFAULT_HOME = "sendlens-home"
 
 
@@ -241,6 +244,7 @@ def utc_now() -> datetime:
 
 
 ENV_PREFIX = "SENDLENS_"
+URL_CHARS = ("?", "#")  # dbt-duckdb parses the database path with urlparse
 
 
 def load_settings(home: str | Path | None = None, environ: dict[str, str] | None = None) -> Settings:
@@ -250,6 +254,10 @@ def load_settings(home: str | Path | None = None, environ: dict[str, str] | None
     the value."""
     env = os.environ if environ is None else environ
     root = Path(home or env.get("SENDLENS_HOME") or DEFAULT_HOME).expanduser().resolve()
+    if any(c in str(root) for c in URL_CHARS):
+        raise ValueError(f"the home {str(root)!r} has a '?' or '#' in its path: dbt-duckdb reads the "
+                         "warehouse's path as a URL (a '?' starts its options), so such a home cannot "
+                         "hold a warehouse; choose another folder")
     settings = Settings(home=root)
     declared = {f.name: f for f in setting_fields()}
     cfg = root / "sendlens.toml"

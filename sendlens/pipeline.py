@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import shutil
 import threading
 import time
@@ -82,6 +83,7 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
     for f in files:
         if not Path(f).is_file():
             raise SendlensError(f"{f}: no such file")
+    bounds = settings.bounds()
     ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
         lake = init_home(settings)
@@ -92,9 +94,10 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
                 try:
                     if source:
                         from ingest.esp import ingest_export  # optional ESP mappings
-                        outcomes.extend(ingest_export(con, lake, source, Path(f), delivery_field=delivery_field))
+                        outcomes.extend(ingest_export(con, lake, source, Path(f), delivery_field=delivery_field,
+                                                      bounds=bounds))
                     else:
-                        outcomes.append(ingest_file(con, lake, kind, Path(f)))
+                        outcomes.append(ingest_file(con, lake, kind, Path(f), bounds=bounds))
                 except IngestError as exc:
                     raise SendlensError(str(exc)) from None
             return outcomes
@@ -347,6 +350,7 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
     """Write CSV and Parquet of every public mart, an Excel workbook, the HTML report, the
     data-quality report and a manifest into ``out`` (default ``<home>/exports/<run-id>``)."""
     from reports.export import export_reports
+    from reports.warehouse import mask_emails
 
     _published(settings)
     run_id = run_id or _run_id()
@@ -369,21 +373,50 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
     run_info = {"run_id": run_id, "as_of": iso(as_of) if as_of else None, "checks": checks,
                 "warehouse": str(settings.warehouse), "include_pii": include_pii}
     result = export_reports(settings.warehouse, out_dir, include_pii=include_pii,
-                            run_info=run_info, progress=progress)
-    for name, text in documents.items():
+                            run_info=run_info, progress=progress,
+                            pseudonym_key=pseudonym_key(settings))
+    written = [p for p in result.files if p.name != "manifest.json"]
+    for name, text in documents.items():  # the data-quality page of the published gates
         page = out_dir / "data-quality" / name
         page.parent.mkdir(parents=True, exist_ok=True)
-        page.write_text(text, encoding="utf-8")
+        page.write_text(text if include_pii else mask_emails(text), encoding="utf-8")
+        written.append(page)
     manifest = {
-        **run_info,
+        **result.manifest,
+        **{k: v for k, v in run_info.items() if k != "checks"},
+        "checks": result.manifest.get("run_info", {}).get("checks", checks),  # masked by the exporter
         "exported_at": iso(utc_now()),
         "inputs": inputs,
         "row_counts": result.row_counts,
         "checks_passed": all(c.get("status") == "passed" for c in checks) if checks else None,
-        "files": sorted(str(p.relative_to(out_dir)) for p in out_dir.rglob("*") if p.is_file()),
+        "files": sorted({str(p.relative_to(out_dir)) for p in written} | {"manifest.json"}),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
     return result
+
+
+PSEUDONYM_KEY = "pseudonym.key"
+
+
+def pseudonym_key(settings: Settings) -> str:
+    """The home's secret for pseudonymised ids (README, "Security and personal data"): made once,
+    readable by its owner only, never exported. The same id gets the same pseudonym in every
+    export of the home; losing the file changes every pseudonym from then on."""
+    path = settings.home / PSEUDONYM_KEY
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    else:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32) + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+    key = path.read_text().strip()
+    if len(key) < 32:
+        raise SendlensError(f"{path}: the pseudonymisation key is too short or empty; restore it from "
+                            "a backup (or delete it to start new pseudonyms)")
+    return key
 
 
 # ---- generate / run / demo ---------------------------------------------------------------

@@ -79,7 +79,9 @@ def test_in_place_build_writes_into_the_published_file_and_equals_a_full_refresh
 
 def test_failed_in_place_build_leaves_the_warehouse_marked_until_a_full_build(tmp_path):
     s = _in_place(tmp_path)
-    # a contact date in 1990 is a valid timestamp (it lands) but fails the suite's sane window
+    # a contact date in 1990 fails the suite's sane window; the ingest range rule would reject
+    # it, so it is widened here to let the poison value land (the gate must still hold)
+    s.settings.earliest_timestamp = "1980-01-01T00:00:00Z"
     s.ingest("deliveries", [{"delivery_id": "d2", "label": "old", "channel": "email",
                              "contact_date": "1990-01-05 08:00"}])
     with pytest.raises(pipeline.ChecksFailed) as err:

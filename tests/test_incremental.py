@@ -24,6 +24,7 @@ from ingest.contracts import KINDS
 from ingest.generate import DEFAULT_START, generate
 from sendlens import pipeline
 from sendlens.config import Settings
+from sendlens.core.sql import literal
 
 T1 = datetime(2026, 1, 7, 12, 0)   # mid-way through the first data set
 T2 = datetime(2026, 1, 10, 6, 0)   # second data set landed, as_of moved
@@ -40,8 +41,9 @@ def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]
     return con.execute(
         "select schema_name, table_name from duckdb_tables() where database_name = ? "
         "and schema_name in ('staging', 'marts', 'intermediate', 'audit') "
-        "and table_name not in ('build_state', 'int_changed_messages', 'int_changed_addresses', "
-        "'int_changed_deliveries') "
+        # what a build records about itself (its plan, its gates' results) is not data
+        "and table_name not in ('build_state', 'gate_results', 'gate_documents', "
+        "'int_changed_messages', 'int_changed_addresses', 'int_changed_deliveries') "
         "union all select schema_name, view_name from duckdb_views() where database_name = ? "
         "and schema_name = 'marts' order by 1, 2", [db, db]).fetchall()
 
@@ -49,8 +51,8 @@ def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]
 def _differences(incremental: Path, full: Path) -> dict[str, str]:
     """relation -> what differs (rows in one and not the other, counted with multiplicity)."""
     con = duckdb.connect()
-    con.execute(f"attach '{incremental}' as inc (read_only)")
-    con.execute(f"attach '{full}' as ful (read_only)")
+    con.execute(f"attach {literal(incremental)} as inc (read_only)")
+    con.execute(f"attach {literal(full)} as ful (read_only)")
     found: dict[str, str] = {}
     inc_rel, ful_rel = _relations(con, "inc"), _relations(con, "ful")
     if inc_rel != ful_rel:

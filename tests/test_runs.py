@@ -43,7 +43,9 @@ def test_failing_check_blocks_publishing_and_keeps_the_old_warehouse(scenario):
     scenario.ingest("send_log", _send_log(3))
     scenario.build("2026-01-06T00:00:00Z")
     before = scenario.settings.warehouse.stat().st_ino
-    # a contact date in 1990 is a valid timestamp (it lands) but fails the suite's sane window
+    # a contact date in 1990 fails the suite's sane window; the ingest range rule would reject
+    # it, so it is widened here to let the poison value land (the gate must still hold)
+    scenario.settings.earliest_timestamp = "1980-01-01T00:00:00Z"
     scenario.ingest("deliveries", [{"delivery_id": "d2", "label": "old", "channel": "email", "contact_date": "1990-01-05 08:00"}])
     with pytest.raises(pipeline.ChecksFailed) as err:
         scenario.build("2026-01-07T00:00:00Z")

@@ -69,3 +69,9 @@ def test_dbt_gets_every_model_setting_from_the_one_model():
     assert declared >= {"report_window_days", "machine_user_agents", "quarantine_max_errors"}
     assert set(s.dbt_vars(__import__("datetime").datetime(2026, 1, 1))) == \
         declared | {"lake_root", "as_of", "stats_at", "stats_delivery_id"}
+
+
+@pytest.mark.parametrize("name", ["why?", "no#1"])
+def test_a_home_that_dbt_duckdb_would_read_as_a_url_is_refused(tmp_path, name):
+    with pytest.raises(ValueError, match="has a '\\?' or '#' in its path"):
+        load_settings(tmp_path / name / "home", environ={})

@@ -20,6 +20,7 @@ from types import ModuleType
 
 import duckdb
 
+from ingest.contracts import Bounds
 from ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
 from ingest.esp.common import Mapped, NotJson, delivery_paths, map_all, read_events
 from ingest.lake import Lake, sha256_of
@@ -35,20 +36,25 @@ PROVIDERS: dict[str, ModuleType] = {
 SOURCES: tuple[str, ...] = tuple(PROVIDERS)
 
 
-def map_export(source: str, path: Path, delivery_field: str | None = None) -> Mapped:
-    """Read and map one export without writing anything (pure apart from reading the file)."""
+def map_export(source: str, path: Path, delivery_field: str | None = None,
+               bounds: Bounds | None = None) -> Mapped:
+    """Read and map one export without writing anything (pure apart from reading the file).
+    ``bounds``: the range rules applied to the mapped rows (None: ``Bounds()`` defaults)."""
     provider = _provider(source)
     try:
         events = read_events(path)
     except NotJson as exc:
         raise IngestError(f"{path}: {exc}") from None
+    except RecursionError:  # never expected: read_events bounds the nesting it walks
+        raise IngestError(f"{path}: JSON nested too deeply to read") from None
     ctx = provider.context(delivery_paths(source, delivery_field, provider.DEFAULT_DELIVERY_FIELDS))
-    return map_all(source, events, provider.map_event, ctx)
+    return map_all(source, events, provider.map_event, ctx, bounds)
 
 
 def ingest_export(con: duckdb.DuckDBPyConnection, lake: Lake, source: str, path: Path,
-                  delivery_field: str | None = None) -> list[IngestOutcome]:
-    """Land one provider export as one batch. Re-ingesting the same content is a no-op."""
+                  delivery_field: str | None = None, bounds: Bounds | None = None) -> list[IngestOutcome]:
+    """Land one provider export as one batch. Re-ingesting the same content is a no-op.
+    ``bounds``: the range rules (None: ``Bounds()`` defaults), as for canonical files."""
     from ingest.esp.writer import write_batch
 
     _provider(source)
@@ -60,7 +66,7 @@ def ingest_export(con: duckdb.DuckDBPyConnection, lake: Lake, source: str, path:
     if earlier is not None:
         return [IngestOutcome(str(path), source, 0, 0, 0, "already_ingested", earlier.batch_id,
                               [f"{path}: same content already ingested as batch {earlier.batch_id}; nothing landed"])]
-    mapped = map_export(source, path, delivery_field)
+    mapped = map_export(source, path, delivery_field, bounds)
     return [write_batch(con, lake, mapped, path, sha)]
 
 

@@ -17,10 +17,15 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from ingest.contracts import MAX_OFFSET_MINUTES, Bounds
+
 UNSUPPORTED = "unsupported event type"
 WHOLE_EVENT = "(event)"  # the rejected field when the problem is the event as a whole
 MACHINE_OPEN_SUFFIX = " (machine open; bot)"
 DEFAULT_VALIDITY_HOURS = 84.0
+# JSON nested deeper than this is refused per event (Python's parser and every recursive walk
+# of an event would otherwise hit the interpreter's recursion limit: an "internal error")
+MAX_JSON_DEPTH = 64
 
 
 class EventRejected(Exception):
@@ -51,12 +56,23 @@ class RawEvent:
 
 
 def _flatten(value: Any) -> list[Any]:
-    """One posted payload -> its events: a JSON array is a batch of events; a provider API
-    page ({"items": [...]} from Mailgun, {"results": [...]} from SparkPost) holds its events."""
+    """One posted payload -> its events: a JSON array is a batch of events (arrays inside it
+    are flattened too); a provider API page ({"items": [...]} from Mailgun, {"results": [...]}
+    from SparkPost) holds its events. Iterative: a deep array nesting is no recursion."""
     if isinstance(value, list):
         out: list[Any] = []
-        for v in value:
-            out.extend(_flatten(v) if isinstance(v, list) else [v])
+        stack: list[Any] = [iter(value)]
+        while stack:
+            for v in stack[-1]:
+                if isinstance(v, list):
+                    if len(stack) > MAX_JSON_DEPTH:
+                        out.append(v)  # rejected by depth when mapped
+                        continue
+                    stack.append(iter(v))
+                    break
+                out.append(v)
+            else:
+                stack.pop()
         return out
     if isinstance(value, dict):
         for key in ("items", "results"):
@@ -66,27 +82,54 @@ def _flatten(value: Any) -> list[Any]:
     return [value]
 
 
+def json_depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
+    """How deeply ``value`` nests (a scalar is 0); counting stops past ``limit``. Iterative."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(value, 0)]
+    while stack:
+        v, d = stack.pop()
+        if isinstance(v, (dict, list)):
+            d += 1
+            if d > deepest:
+                deepest = d
+                if deepest > limit:
+                    return deepest
+            stack.extend((c, d) for c in (v.values() if isinstance(v, dict) else v))
+    return deepest
+
+
+def _too_deep(where: str) -> str:
+    return f"JSON nested deeper than {MAX_JSON_DEPTH} levels{where}"
+
+
 def read_events(path: Path) -> list[RawEvent]:
     """A JSON document (array of events, one event, an API page) or JSON Lines (one payload a
-    line; a line may itself be an array). A JSON Lines line that does not parse is one rejected
-    event; a file where nothing parses raises NotJson."""
+    line; a line may itself be an array). A JSON Lines line that does not parse (or nests
+    deeper than MAX_JSON_DEPTH) is one rejected event; a file where nothing parses, or that is
+    not UTF-8, raises NotJson naming the line."""
     data = Path(path).read_bytes()
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise NotJson(f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise NotJson(f"line {line}: not valid UTF-8 ({exc.reason} at byte {exc.start}); "
+                      "accepted encoding: UTF-8 (with or without a byte-order mark)") from None
     if not text.strip():
         return []
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
-        doc = None
-        whole_ok = False
+        doc, whole_ok, whole_too_deep = None, False, False
+    except RecursionError:
+        doc, whole_ok, whole_too_deep = None, False, True
     else:
-        whole_ok = True
+        whole_ok, whole_too_deep = True, False
     events: list[RawEvent] = []
     if whole_ok:
         for v in _flatten(doc):
+            if json_depth(v) > MAX_JSON_DEPTH:
+                events.append(RawEvent(len(events) + 1, None, json.dumps(_shallow(v)), _too_deep(" (the event)")))
+                continue
             events.append(RawEvent(len(events) + 1, v, _dump(v)))
         return events
     parsed_any = False
@@ -96,6 +139,7 @@ def read_events(path: Path) -> list[RawEvent]:
             continue
         try:
             v = json.loads(line)
+            too_deep = json_depth(v) > MAX_JSON_DEPTH
         except json.JSONDecodeError as exc:
             first_error = first_error or f"line {lineno}: {exc.msg} (column {exc.colno})"
             # kept as a JSON string: raw_record must be valid JSON (canonical batches write the
@@ -103,12 +147,36 @@ def read_events(path: Path) -> list[RawEvent]:
             events.append(RawEvent(len(events) + 1, None, json.dumps(line[:10000], ensure_ascii=False),
                                    f"invalid JSON on line {lineno}: {exc.msg} (column {exc.colno})"))
             continue
+        except RecursionError:
+            v, too_deep = None, True
+        if too_deep:
+            first_error = first_error or f"line {lineno}: {_too_deep('')}"
+            events.append(RawEvent(len(events) + 1, None, json.dumps(line[:10000], ensure_ascii=False),
+                                   _too_deep(f" on line {lineno}")))
+            continue
         parsed_any = True
         for item in _flatten(v):
+            if json_depth(item) > MAX_JSON_DEPTH:
+                events.append(RawEvent(len(events) + 1, None, json.dumps(line[:10000], ensure_ascii=False),
+                                       _too_deep(f" on line {lineno}")))
+                continue
             events.append(RawEvent(len(events) + 1, item, _dump(item)))
+    if not parsed_any and whole_too_deep:
+        deep_line = next((int(m.group(1)) for e in events if e.error
+                          for m in [re.search(r"nested deeper .* on line (\d+)", e.error)] if m), 1)
+        raise NotJson(f"line {deep_line}: the JSON document nests deeper than Python can parse "
+                      f"(at most {MAX_JSON_DEPTH} levels are accepted)")
     if not parsed_any:
-        raise NotJson(f"not JSON or JSON Lines ({first_error})")
+        raise NotJson(f"{first_error}: not JSON or JSON Lines" if first_error else "not JSON or JSON Lines")
     return events
+
+
+def _shallow(value: Any) -> str:
+    """A too-deep value as text for its rejected row (its first 10,000 characters)."""
+    try:
+        return _dump(value)[:10000]
+    except (RecursionError, ValueError):
+        return f"<{type(value).__name__} nested deeper than {MAX_JSON_DEPTH} levels>"
 
 
 def _dump(value: Any) -> str:
@@ -243,8 +311,10 @@ def parse_ts(value: Any, label: str) -> datetime:
     if tz and tz not in ("Z", "z", "UTC", "GMT"):
         sign = 1 if tz[0] == "+" else -1
         digits = tz[1:].replace(":", "")
-        offset = timedelta(hours=int(digits[:2]), minutes=int(digits[2:4] or 0))
-        ts = ts - sign * offset
+        hours, minutes = int(digits[:2]), int(digits[2:4] or 0)
+        if minutes >= 60 or hours * 60 + minutes > MAX_OFFSET_MINUTES:
+            raise EventRejected(label, f"UTC offset {tz} is outside -18:00..+18:00")
+        ts = ts - sign * timedelta(hours=hours, minutes=minutes)
     return ts
 
 
@@ -430,9 +500,34 @@ def delivery_paths(source: str, delivery_field: str | None, defaults: tuple[str,
     return defaults
 
 
-def map_all(source: str, events: Iterable[RawEvent], map_one: MapOne, ctx: Context) -> Mapped:
-    """Map every event; an event that fails becomes a reject, the others land. Then derive one
-    send_log row per message and one deliveries row per delivery key."""
+def check_bounds(rows: EventRows, bounds: Bounds, now: datetime) -> None:
+    """The range rules of canonical ingest, on one event's mapped rows: a timestamp outside the
+    window or an attempt out of range rejects the event (field = the canonical column)."""
+    for t in rows.touches:
+        why = bounds.check(t.at, now)
+        if why:
+            raise EventRejected("relayed_at" if t.is_relay else "event_at", why)
+    for r in (*rows.feedback, *rows.tracking):
+        for name in ("event_at", "received_at"):
+            at = r.get(name)
+            if at is not None:
+                why = bounds.check(at, now)
+                if why:
+                    raise EventRejected(name, why)
+    for r in rows.feedback:
+        a = r.get("attempt")
+        if a is not None and not 0 <= a <= bounds.max_attempt:
+            raise EventRejected("attempt", f"out of range: must be in [0, {bounds.max_attempt}] "
+                                           "(an attempt counter is never negative)")
+
+
+def map_all(source: str, events: Iterable[RawEvent], map_one: MapOne, ctx: Context,
+            bounds: Bounds | None = None) -> Mapped:
+    """Map every event; an event that fails (or breaks the range rules of ``bounds``, None:
+    defaults) becomes a reject, the others land. Then derive one send_log row per message and
+    one deliveries row per delivery key."""
+    bounds = bounds or Bounds()
+    now = Bounds.now()
     touches: list[Touch] = []
     feedback: list[dict[str, Any]] = []
     tracking: list[dict[str, Any]] = []
@@ -449,8 +544,12 @@ def map_all(source: str, events: Iterable[RawEvent], map_one: MapOne, ctx: Conte
             rows = map_one(ev.value, ctx)
             if not rows.touches:
                 raise EventRejected(None, "no recipient in the event")
+            check_bounds(rows, bounds, now)
         except EventRejected as exc:
             rejects.append(Reject(ev.number, exc.field or WHOLE_EVENT, exc.reason, ev.raw))
+            continue
+        except RecursionError:  # a safety net: read_events refuses deep nesting already
+            rejects.append(Reject(ev.number, WHOLE_EVENT, _too_deep(""), ev.raw))
             continue
         except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:  # malformed shape
             rejects.append(Reject(ev.number, WHOLE_EVENT, f"malformed event: {type(exc).__name__}: {exc}"[:500], ev.raw))

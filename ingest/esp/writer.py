@@ -14,8 +14,9 @@ import pyarrow as pa
 
 from ingest.contracts import CONTRACTS
 from ingest.esp.common import Mapped, utc_now
-from ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql, q
+from ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql
 from ingest.land import IngestError, IngestOutcome
+from sendlens.core.sql import identifier, literal
 
 _ARROW = {
     "string": pa.string(),
@@ -39,11 +40,11 @@ def _copy(con: duckdb.DuckDBPyConnection, columns_sql: str, table: pa.Table, tar
     con.execute(f"create or replace temp table _esp_out ({columns_sql})")
     con.register("_esp_src", table)
     try:
-        names = ", ".join(f'"{n}"' for n in table.column_names)
+        names = ", ".join(identifier(n) for n in table.column_names)
         con.execute(f"insert into _esp_out ({names}) select {names} from _esp_src")
     finally:
         con.unregister("_esp_src")
-    con.execute(f"copy _esp_out to {q(target)} (format parquet, compression zstd)")
+    con.execute(f"copy _esp_out to {literal(target)} (format parquet, compression zstd)")
     con.execute("drop table _esp_out")
 
 
@@ -53,7 +54,7 @@ def earliest_contacts(con: duckdb.DuckDBPyConnection, lake: Lake, delivery_ids: 
     if not delivery_ids:
         return {}
     rows = con.execute(
-        f"select delivery_id, min(contact_date) from read_parquet({q(lake.esp_data_glob('deliveries'))}, "
+        f"select delivery_id, min(contact_date) from read_parquet({lake.esp_data_glob_sql('deliveries')}, "
         "union_by_name = true) where list_contains(?, delivery_id) group by delivery_id",
         [delivery_ids],
     ).fetchall()

@@ -21,7 +21,7 @@
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
     {% if is_incremental() and build_var('stats_delivery_id') %}
-    where delivery_id = '{{ build_var("stats_delivery_id") }}'
+    where delivery_id = {{ sql_literal(build_var("stats_delivery_id")) }}
     {% elif delivery_reports_kept() %}
     where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
     {% endif %}
@@ -115,7 +115,9 @@ final as (
         cast(coalesce(a.opens, 0) as bigint) as opens,
         cast(coalesce(a.clicks, 0) as bigint) as clicks,
         least(1.0, {{ safe_rate('coalesce(a.opened_messages, 0)', 'coalesce(a.delivered, 0)') }}) as open_rate,
-        least(1.0, {{ safe_rate('coalesce(a.clicked_messages, 0)', 'coalesce(a.delivered, 0)') }}) as click_through_rate
+        least(1.0, {{ safe_rate('coalesce(a.clicked_messages, 0)', 'coalesce(a.delivered, 0)') }}) as click_through_rate,
+        -- a recurring parent's row repeats its executions' messages: totals leave it out
+        reporting_deliveries.is_recurring_parent
     from reporting_deliveries
     left join aggregated as a
         on reporting_deliveries.delivery_id = a.delivery_id

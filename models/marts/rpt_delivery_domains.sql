@@ -1,4 +1,5 @@
 -- Per delivery, mode and recipient domain: the deliverability analyst's first question.
+-- A recurring parent's rows (is_recurring_parent) repeat its executions' messages.
 -- depends_on: {{ ref('int_changed_deliveries') }}
 {{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with messages as (
@@ -13,6 +14,10 @@ statuses as (
 
 engagement as (
     select * from {{ ref('int_message_engagement') }}
+),
+
+reporting_deliveries as (
+    select delivery_id, is_recurring_parent from {{ ref('int_reporting_deliveries') }}
 ),
 
 per_domain as (
@@ -37,12 +42,15 @@ per_domain as (
 
 final as (
     select
-        *,
+        per_domain.*,
         {{ safe_rate('delivered', 'delivered + bounces_errors') }} as delivered_rate,
         {{ safe_rate('bounces_errors', 'delivered + bounces_errors') }} as bounce_rate,
         least(1.0, {{ safe_rate('unique_opens', 'delivered') }}) as open_rate,
-        least(1.0, {{ safe_rate('human_unique_opens', 'delivered') }}) as open_rate_excl_machine
+        least(1.0, {{ safe_rate('human_unique_opens', 'delivered') }}) as open_rate_excl_machine,
+        coalesce(reporting_deliveries.is_recurring_parent, false) as is_recurring_parent
     from per_domain
+    left join reporting_deliveries
+        on per_domain.delivery_id = reporting_deliveries.delivery_id
 )
 
 select * from final

@@ -1,11 +1,16 @@
 -- Opens and clicks over time: per delivery (recurring executions also in their parent) and
 -- hour of the event, tracking events known at the build's as_of, each event_id once
--- (proofs and test profiles excluded; machine activity counted apart as well).
+-- (proofs and test profiles excluded; machine activity counted apart as well). A recurring
+-- parent's rows (is_recurring_parent) repeat its executions' events: totals leave them out.
 -- depends_on: {{ ref('int_changed_deliveries') }}
 {{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
     where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+),
+
+reporting_deliveries as (
+    select delivery_id, is_recurring_parent from {{ ref('int_reporting_deliveries') }}
 ),
 
 events as (
@@ -23,11 +28,14 @@ final as (
         count(case when events.tracking_type = 'click' and events.is_machine then 1 end) as machine_clicks,
         count(case when events.tracking_type = 'opt_out' then 1 end) as opt_outs,
         count(case when events.tracking_type = 'complaint' then 1 end) as complaints,
-        bool_and(events.is_in_report_window) as is_in_report_window
+        bool_and(events.is_in_report_window) as is_in_report_window,
+        coalesce(reporting_deliveries.is_recurring_parent, false) as is_recurring_parent
     from events
     inner join rollup
         on events.delivery_id = rollup.delivery_id
-    group by 1, 2
+    left join reporting_deliveries
+        on rollup.reporting_delivery_id = reporting_deliveries.delivery_id
+    group by 1, 2, 10
 )
 
 select * from final

@@ -1,10 +1,15 @@
 -- Failed messages per delivery, mode, failure type and reason, as of the build's as_of
--- (recurring executions also count in their parent's rows; proofs and test profiles excluded).
+-- (recurring executions also count in their parent's rows, flagged is_recurring_parent: totals
+-- over deliveries leave those rows out; proofs and test profiles excluded).
 -- depends_on: {{ ref('int_changed_deliveries') }}
 {{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
     where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+),
+
+reporting_deliveries as (
+    select delivery_id, is_recurring_parent from {{ ref('int_reporting_deliveries') }}
 ),
 
 statuses as (
@@ -18,11 +23,14 @@ final as (
         statuses.reporting_mode,
         statuses.failure_type,
         statuses.failure_reason,
-        count(*) as messages
+        count(*) as messages,
+        coalesce(reporting_deliveries.is_recurring_parent, false) as is_recurring_parent
     from statuses
     inner join rollup
         on statuses.delivery_id = rollup.delivery_id
-    group by 1, 2, 3, 4
+    left join reporting_deliveries
+        on rollup.reporting_delivery_id = reporting_deliveries.delivery_id
+    group by 1, 2, 3, 4, 6
 )
 
 select * from final

@@ -28,7 +28,8 @@ modes as (
 ),
 
 grid as (
-    select reporting_deliveries.delivery_id, modes.reporting_mode, reporting_deliveries.validity_end_at
+    select reporting_deliveries.delivery_id, modes.reporting_mode, reporting_deliveries.validity_end_at,
+        reporting_deliveries.is_recurring_parent
     from reporting_deliveries
     cross join modes
 ),
@@ -126,7 +127,9 @@ final as (
         least(1.0, {{ safe_rate('coalesce(a.human_unique_opens, 0)', 'coalesce(a.delivered, 0)') }}) as open_rate_excl_machine,
         least(1.0, {{ safe_rate('coalesce(a.human_unique_clicks, 0)', 'coalesce(a.delivered, 0)') }}) as click_through_rate_excl_machine,
         grid.validity_end_at,
-        grid.validity_end_at is not null and grid.validity_end_at <= {{ as_of() }} as is_final
+        grid.validity_end_at is not null and grid.validity_end_at <= {{ as_of() }} as is_final,
+        -- a recurring parent's row repeats its executions' messages: totals leave it out
+        grid.is_recurring_parent
     from grid
     left join aggregated as a
         on grid.delivery_id = a.delivery_id

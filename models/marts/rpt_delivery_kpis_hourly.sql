@@ -127,16 +127,19 @@ series as (
 
 final as (
     select
-        delivery_id,
-        reporting_mode,
-        hour_start,
+        series.delivery_id,
+        series.reporting_mode,
+        series.hour_start,
         cast(sent as bigint) as sent,
         cast(delivered as bigint) as delivered,
         cast(bounces_errors as bigint) as bounces_errors,
         cast(pending as bigint) as pending,
         {{ safe_rate('delivered', 'sent') }} as delivered_rate,
-        {{ safe_rate('bounces_errors', 'sent') }} as bounces_errors_rate
+        {{ safe_rate('bounces_errors', 'sent') }} as bounces_errors_rate,
+        coalesce(reporting_deliveries.is_recurring_parent, false) as is_recurring_parent
     from series
+    left join reporting_deliveries
+        on series.delivery_id = reporting_deliveries.delivery_id
 )
 
 select * from final

@@ -192,6 +192,7 @@ kpis as (
         {{ loop.index }} as kpi_order,
         cast(dash.{{ dash_col }} as double) as dashboard_value,
         cast(report.{{ report_col }} as double) as report_value,
+        report.is_recurring_parent,
         {% if reasons %}
         concat_ws('; '
             {%- for r in reasons %}, case when facts.{{ labels[r][0] }} then '{{ labels[r][1] }}' end{% endfor -%}
@@ -219,7 +220,8 @@ final as (
             when candidate_reasons = '' then 'unexplained'
             else candidate_reasons
         end as reasons,
-        kpi_order
+        kpi_order,
+        is_recurring_parent
     from kpis
 )
 

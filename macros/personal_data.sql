@@ -1,0 +1,68 @@
+{#- Personal data in the public marts (issue 17).
+
+    Which mart columns hold personal data, or values derived from it, is declared once, in the
+    marts' YAML, as column meta:
+
+        - name: address
+          config: {meta: {personal_data: address}}      # masked on export: j***@gmail.com
+        - name: message_id
+          config: {meta: {personal_data: identifier}}   # pseudonymised on export (keyed hash)
+        - name: details
+          config: {meta: {personal_data: free_text}}    # e-mail-looking substrings masked
+
+    The exporter (reports/warehouse.py) never guesses from a column's name when the warehouse
+    carries that declaration: this on-run-end hook writes it into the build's warehouse as
+    audit.personal_data_columns (table_name, column_name, personal_data), recreated on every
+    DuckDB build or run from dbt's graph, so it always describes the marts of that warehouse.
+    No-op on Spark (its marts are published as Parquet and exported from the DuckDB warehouse).
+-#}
+
+{% macro personal_data_kinds() -%}
+    {{ return(['address', 'identifier', 'free_text']) }}
+{%- endmacro %}
+
+{#- The declaration, as (table_name, column_name, personal_data) triples, sorted. -#}
+{% macro personal_data_declaration() -%}
+    {%- set rows = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.fqn | length > 2 and node.fqn[1] == 'marts' -%}
+            {%- for column in node.columns.values() -%}
+                {%- set meta = column.meta or {} -%}
+                {%- set config_meta = (column.config or {}).get('meta') or {} -%}
+                {%- set kind = config_meta.get('personal_data') or meta.get('personal_data') -%}
+                {%- if kind -%}
+                    {%- if kind not in personal_data_kinds() -%}
+                        {{ exceptions.raise_compiler_error(
+                            'personal_data of ' ~ node.name ~ '.' ~ column.name ~ ' is ' ~ kind
+                            ~ '; expected one of ' ~ (personal_data_kinds() | join(', '))) }}
+                    {%- endif -%}
+                    {%- do rows.append([node.alias or node.name, column.name, kind]) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rows | sort) }}
+{%- endmacro %}
+
+{#- on-run-end (dbt_project.yml): (re)create audit.personal_data_columns in the build's
+    warehouse. Values become SQL text only through sql_literal. -#}
+{% macro record_personal_data() -%}
+    {%- if execute and target.type == 'duckdb' and flags.WHICH in ('build', 'run') -%}
+    {%- set rows = personal_data_declaration() -%}
+    create or replace table {{ target.database }}.audit.personal_data_columns as
+    select
+        cast(table_name as {{ dbt.type_string() }}) as table_name,
+        cast(column_name as {{ dbt.type_string() }}) as column_name,
+        cast(personal_data as {{ dbt.type_string() }}) as personal_data
+    from (
+        {%- if rows %}
+        values
+        {%- for table_name, column_name, kind in rows %}
+            ({{ sql_literal(table_name) }}, {{ sql_literal(column_name) }}, {{ sql_literal(kind) }}){{ "," if not loop.last }}
+        {%- endfor %}
+        {%- else %}
+        select null, null, null where false
+        {%- endif %}
+    ) as declared(table_name, column_name, personal_data)
+    {%- endif -%}
+{%- endmacro %}

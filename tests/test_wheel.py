@@ -1,0 +1,44 @@
+"""The wheel works on its own: built from the repository, installed outside it, and run in an
+empty folder (the dbt project travels as package data, setup.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_an_installed_wheel_runs_the_demo_in_an_empty_folder(tmp_path):
+    wheels = tmp_path / "wheels"
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+                   check=True, capture_output=True, text=True, cwd=tmp_path)
+    [wheel] = wheels.glob("sendlens-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    assert "sendlens/project/dbt_project.yml" in names and "sendlens/project/profiles.yml" in names
+    assert any(n.startswith("sendlens/project/models/marts/") and n.endswith(".sql") for n in names)
+    assert "expectations/suites/fct_message_status.json" in names
+
+    site = tmp_path / "site"  # installed apart from the repository; the dependencies are the venv's
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],
+                   check=True, capture_output=True, text=True, cwd=tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(site))
+    env.pop("SENDLENS_HOME", None)
+    where = subprocess.run([sys.executable, "-c", "import sendlens, sendlens.config as c; "
+                            "print(sendlens.__file__); print(c.PROJECT_DIR)"],
+                           env=env, cwd=empty, capture_output=True, text=True, check=True).stdout.split()
+    assert where[0].startswith(str(site)) and where[1] == str(site / "sendlens" / "project")
+    r = subprocess.run([sys.executable, "-m", "sendlens", "demo", "--messages", "400"],
+                       env=env, cwd=empty, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (empty / "sendlens-home" / "warehouse" / "sendlens.duckdb").is_file()
+    assert list((empty / "sendlens-home" / "exports").glob("*/report.html"))
+    assert not (site / "sendlens" / "project" / "target").exists()  # dbt wrote into the home only
