@@ -110,6 +110,7 @@ def test_two_runs_started_together_one_completes_exactly(tmp_path):
     assert "yesterday.csv" in done and "link to a missing file" in done
     [log] = s.settings.logs.glob("run-*.log")
     assert "yesterday.csv: a link to a missing file" in log.read_text()
+    assert "@example.com" not in log.read_text() + done  # no recipient address in what a run prints
     failed = s.settings.inbox / "_failed" / "send_log"
     assert (failed / "yesterday.csv").is_symlink()
     assert "link to a missing file" in (failed / "yesterday.csv.error.txt").read_text()
