@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 
 from ingest.contracts import CONTRACTS, Contract, contract as get_contract
+from sendlens.core.files import fsync_path, fsync_tree
 from sendlens.core.sql import glob_literal, identifier, literal
 
 EMPTY_BATCH = "batch_id=0-empty"
@@ -166,7 +167,7 @@ class Lake:
     def publish_esp(self, staging: Path, batch_id: str) -> Path:
         target = self.root / ESP_DIR / f"batch_id={batch_id}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_tree(staging)
+        fsync_tree(staging)
         os.rename(staging, target)
         fsync_path(target.parent)
         return target
@@ -179,7 +180,7 @@ class Lake:
     def publish(self, staging: Path, kind: str, batch_id: str) -> Path:
         target = self.kind_dir(kind) / f"batch_id={batch_id}"
         target.parent.mkdir(parents=True, exist_ok=True)
-        _fsync_tree(staging)
+        fsync_tree(staging)
         os.rename(staging, target)
         fsync_path(target.parent)
         return target
@@ -194,20 +195,4 @@ class Lake:
         con.execute("drop table _batch")
 
 
-def _fsync_tree(path: Path) -> None:
-    for dirpath, _dirs, files in os.walk(path):
-        for name in files:
-            fsync_path(Path(dirpath) / name)
-        fsync_path(Path(dirpath))
-
-
-def fsync_path(path: Path) -> None:
-    """Write a file's (or a folder's entries') dirty pages to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract", "fsync_path"]
+__all__ = ["Lake", "BatchRecord", "sha256_of", "get_contract"]

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import fsync_path
 from sendlens.config import Settings
+from sendlens.core.files import fsync_path, write_whole
 from sendlens.dbt_wait import WAIT_ENV, failed_marker
 
 
@@ -43,17 +43,6 @@ def new_build_path(settings: Settings) -> Path:
     shutil.rmtree(folder, ignore_errors=True)  # left by a killed run
     folder.mkdir(parents=True)
     return folder / settings.warehouse.name
-
-
-def _write_whole(path: Path, text: str) -> None:
-    """Write a small file under another name, then rename it: readers see all of it or none."""
-    written = path.with_name(path.name + ".tmp")
-    with open(written, "w") as f:
-        f.write(text)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(written, path)
-    fsync_path(path.parent)
 
 
 class WarehouseCopy:
@@ -77,7 +66,7 @@ class WarehouseCopy:
             self.error = exc
             partial.unlink(missing_ok=True)  # a full disk is the usual cause: room for the marker
             # written whole: dbt's wait must never read a half-written reason
-            _write_whole(failed_marker(self.target), f"{type(exc).__name__}: {exc}")
+            write_whole(failed_marker(self.target), f"{type(exc).__name__}: {exc}")
 
     def wait(self) -> None:
         """Wait for the copy to end, whatever its outcome."""
@@ -244,7 +233,7 @@ class InPlaceBuild:
         self.marker = in_place_marker(self.path)
         self.info = {"build": what, "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                      "pid": os.getpid(), "status": "running"}
-        _write_whole(self.marker, json.dumps(self.info))
+        write_whole(self.marker, json.dumps(self.info))
 
     def ready(self) -> None:
         pass
@@ -258,7 +247,7 @@ class InPlaceBuild:
     def abandon(self, error: BaseException) -> None:
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
         try:
-            _write_whole(self.marker, json.dumps({**self.info, "status": "failed", "error": reason}))
+            write_whole(self.marker, json.dumps({**self.info, "status": "failed", "error": reason}))
         except OSError:  # the running marker stays: the warehouse still counts as incomplete
             pass
 
