@@ -143,7 +143,11 @@ def test_kill_minus_9_then_clean_rerun(tmp_path, phase):
     p = _sendlens(home, "run", "--as-of", "2026-01-06T00:00:00Z")
     deadline = time.time() + 120
     if phase == "ingest":
-        marker = lambda: (s.lake / "_tmp").exists() and any(p.name.startswith("2") for p in (s.lake / "_tmp").iterdir())  # noqa: E731
+        def marker() -> bool:  # the run sweeps _tmp under its lock: the folder may vanish between looks
+            try:
+                return any(p.name.startswith("2") for p in (s.lake / "_tmp").iterdir())
+            except FileNotFoundError:
+                return False
     else:
         marker = lambda: any(s.staging_dir.glob("build-*/sendlens.duckdb"))  # noqa: E731
     while time.time() < deadline and not marker():
