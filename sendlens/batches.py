@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import EMPTY_BATCH
+from ingest.lake import EMPTY_BATCH, Lake
 from sendlens.config import Settings, utc_now
 from sendlens.core.sql import glob_literal, literal
 from sendlens.errors import SendlensError
@@ -87,7 +87,7 @@ def list_batches(settings: Settings) -> list[dict]:
     try:
         landed = con.execute(
             f"select {', '.join(BATCH_FIELDS)}, 'landed' as status, null as retired_at, null as reason "
-            f"from read_parquet({glob_literal(settings.lake, '/*/batch_id=*/batch.parquet')}, "
+            f"from read_parquet({Lake(settings.lake).batch_glob_sql()}, "
             "union_by_name = true) order by batch_id").fetchall()
         names = [*BATCH_FIELDS, "status", "retired_at", "reason"]
         rows = [dict(zip(names, r)) for r in landed]
