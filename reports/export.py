@@ -188,8 +188,7 @@ def _masked_checks(checks: Any) -> list[dict]:
         get = c.get if isinstance(c, dict) else (lambda k, _c=c: getattr(_c, k, None))
         det = get("details")
         if isinstance(det, (dict, list, tuple)):
-            det = json.loads(json.dumps(det, default=str))
-            det = json.loads(mask_emails(json.dumps(det)))
+            det = json.loads(mask_emails(json.dumps(det, default=str)))
         else:
             det = mask_emails(det)
         row = dict(c) if isinstance(c, dict) else {k: get(k) for k in ("name", "status")}
