@@ -21,9 +21,11 @@ import duckdb
 
 from ingest.contracts import CONTRACTS, Contract, contract as get_contract
 from sendlens.core.files import fsync_path, fsync_tree
-from sendlens.core.sql import glob_literal, identifier, literal
+from sendlens.core.sql import glob_escape, glob_literal, identifier, literal
 
-EMPTY_BATCH = "batch_id=0-empty"
+BATCH_PREFIX = "batch_id="  # a batch's folder: <lake>/<kind>/batch_id=<id>/
+EMPTY_BATCH = BATCH_PREFIX + "0-empty"
+RETIRED_DIR = "_retired"  # retirement records (no batch.parquet: not a batch)
 # Email-service-provider exports land as one batch per file under <lake>/esp/batch_id=<id>/,
 # holding a folder per canonical kind it maps to (send_log/, feedback/, tracking/,
 # deliveries/), so one rename makes all of a file's rows visible at once.
@@ -99,6 +101,41 @@ class Lake:
 
     def esp_data_glob_sql(self, kind: str) -> str:
         return glob_literal(self.root, f"/{ESP_DIR}/batch_id=*/{kind}/*.parquet")
+
+    @staticmethod
+    def batch_folder(batch_id: str) -> str:
+        return BATCH_PREFIX + batch_id
+
+    def landed_batches(self) -> dict[str, Path]:
+        """Every landed batch folder by batch id (canonical kinds and ESP exports)."""
+        found: dict[str, Path] = {}
+        for folder in self.root.glob(f"*/{BATCH_PREFIX}*"):
+            # _tmp (batches being written) and _retired (retirement records) hold no landed batch
+            if folder.name == EMPTY_BATCH or not folder.is_dir() or folder.parent.name.startswith("_"):
+                continue
+            found[folder.name.removeprefix(BATCH_PREFIX)] = folder
+        return found
+
+    @staticmethod
+    def batch_files(folder: Path) -> dict[str, str]:
+        """kind -> Parquet glob of one batch folder (ESP batches hold several kinds); the folder's
+        own path is escaped, so only the pattern's wildcard expands."""
+        if folder.parent.name == ESP_DIR:
+            return {kind: glob_escape(folder / kind) + "/*.parquet" for kind in ESP_KINDS
+                    if any((folder / kind).glob("*.parquet"))}
+        if any((folder / "data").glob("*.parquet")):
+            return {folder.parent.name: glob_escape(folder / "data") + "/*.parquet"}
+        return {}
+
+    def empty_batch_files(self, kind: str) -> str:
+        """The kind's schema-only batch, as a Parquet glob (a scan of new batches needs a schema)."""
+        return glob_escape(self.kind_dir(kind) / EMPTY_BATCH / "data") + "/*.parquet"
+
+    def retired_record_dir(self, batch_id: str) -> Path:
+        return self.root / RETIRED_DIR / self.batch_folder(batch_id)
+
+    def retired_records_glob_sql(self) -> str:
+        return glob_literal(self.root / RETIRED_DIR, f"/{BATCH_PREFIX}*/retired.parquet")
 
     def ensure(self, con: duckdb.DuckDBPyConnection) -> None:
         """Create the lake with an empty schema-only batch per kind (idempotent)."""

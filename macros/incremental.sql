@@ -13,37 +13,135 @@
     {{ return('table' if target.type == 'spark' else 'incremental') }}
 {%- endmacro %}
 
-{#- Pre-hook of a kept model: drop the rows of the keys about to be recomputed (all of them,
-    also those that now produce no row). The model then appends the recomputed rows.
-    `whole`: this run recomputes every key (the delivery reports when as_of moved): drop all. -#}
-{% macro delete_changed(key, changed_model, whole=false) -%}
-    {%- if is_incremental() and whole -%}
-    delete from {{ this }}
-    {%- elif is_incremental() -%}
-    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ ref(changed_model) }})
+{#- Kept models: a model kept between builds states its key once, on its first line,
+
+        {{ kept_by('message_id') }}
+
+    and filters its inputs with {{ kept_rows() }} (or {{ kept_rows('column') }} when the key is
+    in another column there). That one declaration supplies the materialisation, the pre-hook
+    and the input filter, and is recorded as the model's meta (`kept_by`, `kept_rows`) in dbt's
+    manifest, where the test override below and sendlens/kept.py read it. `rows` says which rows
+    an incremental build recomputes:
+      changed   the keys of the key's change set (int_changed_messages, int_changed_addresses,
+                int_changed_deliveries);
+      report    the same while as_of stays put, every key when as_of moved (their as_of-dependent
+                columns change for every key): the delivery reports and the findings;
+      snapshot  as `report`, and the one delivery a `compute-stats --delivery` refreshes
+                (dash_delivery_kpis);
+      landed    the keys of the rows landed since the published build, ranked with their kept
+                row (the deduplicating staging models; they read the new batches only).
+    A kept model runs after int_build_changes, i.e. after every change set was taken from the
+    published build (the change sets read it through previous()). See ARCHITECTURE.md. -#}
+
+{#- The change set of each key a kept model may be kept by. -#}
+{% macro kept_change_sets() -%}
+    {{ return({'message_id': 'int_changed_messages', 'address': 'int_changed_addresses',
+               'delivery_id': 'int_changed_deliveries'}) }}
+{%- endmacro %}
+
+{% macro kept_row_modes() -%}
+    {{ return(['changed', 'report', 'snapshot', 'landed']) }}
+{%- endmacro %}
+
+{% macro kept_by(key, rows='changed') -%}
+    {%- if rows not in kept_row_modes() -%}
+        {{ exceptions.raise_compiler_error('kept_by: rows is ' ~ rows ~ '; expected one of ' ~ (kept_row_modes() | join(', '))) }}
+    {%- endif -%}
+    {%- set meta = {'kept_by': key, 'kept_rows': rows} -%}
+    {%- if rows == 'landed' -%}
+        {%- do config({'materialized': staging_materialization(), 'unique_key': key,
+                       'incremental_strategy': 'delete+insert', 'on_schema_change': 'append_new_columns',
+                       'meta': meta}) -%}
     {%- else -%}
+        {%- if key not in kept_change_sets() -%}
+            {{ exceptions.raise_compiler_error('kept_by: no change set for key ' ~ key ~ '; expected one of ' ~ (kept_change_sets().keys() | list | join(', '))) }}
+        {%- endif -%}
+        {#- the lineage: after every change set was taken, filtered by its key's (a unit test
+            is a full build: it reads no change set, so it needs no fixture for one) -#}
+        {%- if model.resource_type != 'unit_test' -%}
+            {%- set _ = ref('int_build_changes') -%}
+            {%- set _ = ref(kept_change_sets()[key]) -%}
+        {%- endif -%}
+        {%- set cfg = {'materialized': kept_materialization(), 'incremental_strategy': 'append',
+                       'on_schema_change': 'append_new_columns', 'pre_hook': '{{ kept_pre_hook() }}',
+                       'meta': meta} -%}
+        {%- if rows == 'snapshot' -%}
+            {%- do cfg.update({'incremental_strategy': 'delete+insert', 'unique_key': key}) -%}
+        {%- endif -%}
+        {%- do config(cfg) -%}
+    {%- endif -%}
+{%- endmacro %}
+
+{#- The model's kept_by declaration (at run time). -#}
+{% macro kept_declaration() -%}
+    {%- set meta = config.get('meta') or {} -%}
+    {%- if 'kept_by' not in meta -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ' uses kept_rows() without {{ kept_by(key) }}') }}
+    {%- endif -%}
+    {{ return(meta) }}
+{%- endmacro %}
+
+{#- Is this run recomputing the whole of the model (rows report/snapshot when as_of moved)? -#}
+{% macro kept_whole(rows) -%}
+    {{ return(rows in ('report', 'snapshot') and not delivery_reports_kept()) }}
+{%- endmacro %}
+
+{#- Pre-hook of a kept model (from kept_by): drop the rows of the keys about to be recomputed
+    (all of them, also those that now produce no row); the model then appends them. -#}
+{% macro kept_pre_hook() -%}
+    {%- if not execute -%}{{ return('select 1') }}{%- endif -%}
+    {%- set meta = kept_declaration() -%}
+    {%- if not is_incremental() or (meta.kept_rows == 'snapshot' and build_var('stats_delivery_id')) -%}
     select 1
+    {%- elif kept_whole(meta.kept_rows) -%}
+    delete from {{ this }}
+    {%- else -%}
+    {%- set key = meta.kept_by -%}
+    delete from {{ this }} where {{ key }} in (select {{ key }} from {{ ref(kept_change_sets()[key]) }})
     {%- endif -%}
 {%- endmacro %}
 
-{#- A filter to the changed keys on incremental runs (nothing on full ones, nor with `whole`). -#}
-{% macro only_changed(key, changed_model, column=none, whole=false) -%}
-    {%- if is_incremental() and not whole -%}
-    {{ column or key }} in (select {{ key }} from {{ ref(changed_model) }})
+{#- The input filter of a kept model: the rows of the keys it recomputes (`column` holds the key
+    in that input), everything on a full build or when it recomputes every key. -#}
+{% macro kept_rows(column=none) -%}
+    {#- parsing, and unit tests (full builds, with the model's inputs as fixtures): everything -#}
+    {%- if not execute or model.resource_type == 'unit_test' -%}{{ return('1 = 1') }}{%- endif -%}
+    {%- set meta = kept_declaration() -%}
+    {%- set key = meta.kept_by -%}
+    {%- if meta.kept_rows == 'landed' -%}
+        {{ exceptions.raise_compiler_error(model.name ~ ': a landed model reads the new batches (staging_source), not kept_rows()') }}
+    {%- elif is_incremental() and meta.kept_rows == 'snapshot' and build_var('stats_delivery_id') -%}
+    {{ column or key }} = {{ sql_literal(build_var('stats_delivery_id')) }}
+    {%- elif is_incremental() and not kept_whole(meta.kept_rows) -%}
+    {{ column or key }} in (select {{ key }} from {{ ref(kept_change_sets()[key]) }})
     {%- else -%}
     1 = 1
     {%- endif -%}
 {%- endmacro %}
 
-{#- For tests on large kept tables: test the recomputed rows only on incremental builds (the
-    kept rows passed when they were built; a key is recomputed whole, so uniqueness and
-    intervals within a key hold table-wide when they hold for the recomputed keys). -#}
-{% macro changed_rows_filter(key='message_id', changed='int_changed_messages') -%}
-    {%- if is_incremental_build() -%}
-    {{ key }} in (select {{ key }} from intermediate.{{ changed }})
-    {%- else -%}
-    1 = 1
-    {%- endif -%}
+{#- A relation as the published build left it, read by a change set before this build
+    recomputes it (an incremental build starts from a copy of the published warehouse). The one
+    explicit read of the previous build: no lineage edge (the model read runs after
+    int_build_changes), and never a hard-coded schema. -#}
+{% macro previous(name) -%}
+    {%- if not execute -%}{{ return(name) }}{%- endif -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model' and node.name == name -%}
+        {{ return(api.Relation.create(database=target.database, schema=node.schema, identifier=node.alias or node.name)) }}
+    {%- endfor -%}
+    {{ exceptions.raise_compiler_error('previous(): no model named ' ~ name) }}
+{%- endmacro %}
+
+{#- On a model that is not kept but whose published version a change set reads: it is rebuilt
+    only after every change set was taken. -#}
+{% macro rebuilt_after_changes() -%}
+    {%- set _ = ref('int_build_changes') -%}
+{%- endmacro %}
+
+{#- Which landed version of a delivery wins (first): canonical over ESP-derived, then the
+    newest batch, then the last row. The one home of that order (stg_deliveries, and the change
+    set comparing a delivery's winner before and after a batch). -#}
+{% macro delivery_version_order() -%}
+    case when _origin = 'canonical' then 0 else 1 end, _batch_id desc, _row desc
 {%- endmacro %}
 
 {#- The batches landed since the published build (their files, for one kind), always with
@@ -72,27 +170,22 @@
 {%- endmacro %}
 
 {#- dbt's test relation (overrides the built-in get_where_subquery, same behaviour plus one
-    rule): on an incremental build, a test of a large per-message (per-address) model sees only
-    the recomputed messages (addresses). The kept rows passed these tests when they were built, and a message
-    is always recomputed whole, so keys and intervals unique within the recomputed messages
-    are unique table-wide. Aggregates (the reports) are rebuilt whole and tested whole. -#}
+    rule): on an incremental build, a test of a kept model that recomputes per key (kept_rows
+    `changed`, or `landed`) sees only the recomputed rows, and so does a test of a view that
+    projects such models (one key among its kept parents). The kept rows passed these tests
+    when they were built, and a key is always recomputed whole, so keys and intervals unique
+    within the recomputed keys are unique table-wide. The reports (kept_rows `report`,
+    `snapshot`) are small and tested whole. Read from the kept_by declarations, not from names. -#}
 {% macro default__get_where_subquery(relation) -%}
-    {%- set per_message = [
-        'stg_send_log', 'stg_feedback', 'stg_tracking',
-        'int_messages', 'int_feedback_events', 'int_message_status_timeline', 'int_tracking_events',
-        'int_message_engagement', 'int_profile_message_activity', 'int_message_status_current',
-        'int_profile_history', 'int_reporting_messages',
-        'fct_message_status', 'fct_message_status_history', 'fct_profile_history'] -%}
     {%- set conditions = [] -%}
     {%- set where = config.get('where', '') -%}
     {%- if where -%}{%- do conditions.append('(' ~ where ~ ')') -%}{%- endif -%}
-    {%- set per_address = [
-        'int_quarantine_addresses', 'int_quarantine_events', 'int_quarantine_states',
-        'int_address_quarantine', 'fct_address_quarantine_history', 'dim_address_quarantine'] -%}
-    {%- if is_incremental_build() and relation.identifier in per_message -%}
-        {%- do conditions.append('message_id in (select message_id from ' ~ relation.database ~ '.intermediate.int_changed_messages)') -%}
-    {%- elif is_incremental_build() and relation.identifier in per_address -%}
-        {%- do conditions.append('address in (select address from ' ~ relation.database ~ '.intermediate.int_changed_addresses)') -%}
+    {%- if is_incremental_build() -%}
+        {%- set key = kept_test_key(relation) -%}
+        {%- if key -%}
+            {%- set change_set = previous(kept_change_sets()[key]) -%}
+            {%- do conditions.append(key ~ ' in (select ' ~ key ~ ' from ' ~ change_set ~ ')') -%}
+        {%- endif -%}
     {%- endif -%}
     {%- if conditions -%}
         {%- do return('(select * from ' ~ relation ~ ' where ' ~ (conditions | join(' and ')) ~ ') dbt_subquery') -%}
@@ -101,24 +194,43 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The key a test of `relation` is restricted to on an incremental build (none: tested whole). -#}
+{% macro kept_test_key(relation) -%}
+    {%- set found = [] -%}
+    {%- for node in graph.nodes.values() if node.resource_type == 'model'
+            and (node.alias or node.name) == relation.identifier and node.schema == relation.schema -%}
+        {%- do found.append(node) -%}
+    {%- endfor -%}
+    {%- if not found -%}{{ return(none) }}{%- endif -%}
+    {{ return(kept_node_test_key(found[0])) }}
+{%- endmacro %}
+
+{% macro kept_node_test_key(node) -%}
+    {%- set meta = node.config.meta or {} -%}
+    {%- if meta.get('kept_rows') == 'changed' -%}
+        {{ return(meta.kept_by) }}
+    {%- elif meta.get('kept_rows') == 'landed' -%}
+        {#- every landed row's message is in int_changed_messages -#}
+        {{ return('message_id') }}
+    {%- elif node.config.materialized == 'view' and not meta.get('kept_by') -%}
+        {%- set keys = [] -%}
+        {%- for parent in node.depends_on.nodes if parent in graph.nodes -%}
+            {%- set parent_meta = graph.nodes[parent].config.meta or {} -%}
+            {%- if parent_meta.get('kept_rows') == 'changed' and parent_meta.kept_by not in keys -%}
+                {%- do keys.append(parent_meta.kept_by) -%}
+            {%- endif -%}
+        {%- endfor -%}
+        {{ return(keys[0] if keys | length == 1 else none) }}
+    {%- endif -%}
+    {{ return(none) }}
+{%- endmacro %}
+
 {#- The delivery-level reports (one row per reporting delivery, mode, hour, reason, domain) are
     kept between builds and recomputed per reporting delivery (int_changed_deliveries) when
     the build is incremental and as_of did not move; when it moved they are rebuilt whole
     (their as_of-dependent columns change for every delivery). -#}
 {% macro delivery_reports_kept() -%}
     {{ return(is_incremental_build() and build_var('as_of_moved_from') == '') }}
-{%- endmacro %}
-
-{#- The pre-hook and filters of the reports kept only while as_of stays put (the delivery
-    reports, rpt_data_quality_findings): per changed key when delivery_reports_kept(), every
-    key otherwise. Decided while dbt executes (a config such as full_refresh is fixed when
-    dbt parses, and dbt parses once for many builds). -#}
-{% macro report_delete_changed(key, changed_model) -%}
-    {{ return(delete_changed(key, changed_model, whole=not delivery_reports_kept())) }}
-{%- endmacro %}
-
-{% macro report_only_changed(key, changed_model, column=none) -%}
-    {{ return(only_changed(key, changed_model, column, whole=not delivery_reports_kept())) }}
 {%- endmacro %}
 
 {#- The deduplicating staging models (send_log, feedback, tracking) are kept between builds on
@@ -142,8 +254,9 @@
 
 {#- On an incremental run, the kept rows of the keys the new rows touch, to rank with them
     (the kept table's columns are the model's `renamed` columns, in the same order). -#}
-{% macro kept_staging_rows(key) -%}
-    {%- if is_incremental() -%}
+{% macro kept_staging_rows() -%}
+    {%- if execute and is_incremental() -%}
+    {%- set key = kept_declaration().kept_by -%}
     union all
     select * from {{ this }}
     where {{ key }} in (select {{ key }} from renamed)

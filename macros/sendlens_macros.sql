@@ -125,3 +125,19 @@
 {% macro default__list_has(list_col, value) -%}
     coalesce(array_contains({{ list_col }}, {{ value }}), false)
 {%- endmacro %}
+
+{#- The delivery rules every model takes from one place (SPEC section 2). A delivery's own
+    reporting mode: with the Email Feedback Service or standard. -#}
+{% macro own_reporting_mode(is_efs_enabled) -%}
+    case when coalesce({{ is_efs_enabled }}, false) then 'efs' else 'standard' end
+{%- endmacro %}
+
+{#- The end of a delivery's validity period: contact date + min(validity_hours, 84) for email
+    (the MTA retries at most 3.5 days), contact date + validity_hours for SMS and push. -#}
+{% macro validity_end_at(channel, contact_at, validity_hours) -%}
+    case
+        when {{ channel }} = 'email'
+            then {{ add_seconds(contact_at, 'least(' ~ validity_hours ~ ', 84) * 3600') }}
+        else {{ add_seconds(contact_at, validity_hours ~ ' * 3600') }}
+    end
+{%- endmacro %}

@@ -24,15 +24,14 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import EMPTY_BATCH, Lake
+from ingest.lake import EMPTY_BATCH, RETIRED_DIR, Lake
 from sendlens.config import Settings, utc_now
-from sendlens.core.sql import glob_literal, literal
+from sendlens.core.sql import literal
 from sendlens.errors import SendlensError
 from sendlens.incremental import lake_batches
 from sendlens.lock import home_lock
 
 _BATCH_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
-RETIRED_DIR = "_retired"  # in the lake: retirement records (no batch.parquet: not a batch)
 RETIRED_COLUMNS = ("batch_id varchar, kind varchar, file varchar, sha256 varchar, rows_read bigint, "
                    "rows_landed bigint, rows_rejected bigint, ingested_at timestamp, "
                    "retired_at timestamp, reason varchar, moved_to varchar")
@@ -91,7 +90,7 @@ def list_batches(settings: Settings) -> list[dict]:
             "union_by_name = true) order by batch_id").fetchall()
         names = [*BATCH_FIELDS, "status", "retired_at", "reason"]
         rows = [dict(zip(names, r)) for r in landed]
-        retired_glob = glob_literal(settings.lake / RETIRED_DIR, "/batch_id=*/retired.parquet")
+        retired_glob = Lake(settings.lake).retired_records_glob_sql()
         if (settings.lake / RETIRED_DIR).is_dir():
             rows += [dict(zip(names, r)) for r in con.execute(
                 "select batch_id, kind, file, rows_read, rows_landed, rows_rejected, ingested_at, "
@@ -113,9 +112,9 @@ def retire(settings: Settings, batch_id: str, reason: str) -> Retired:
     with home_lock(settings.lock_file, wait_seconds=600):
         folder = lake_batches(settings.lake).get(batch_id)
         retired_root = settings.home / "retired"
-        moved = [p for p in retired_root.glob(f"*/batch_id={glob_safe(batch_id)}") if p.is_dir()] \
+        moved = [p for p in retired_root.glob(f"*/{Lake.batch_folder(glob_safe(batch_id))}") if p.is_dir()] \
             if retired_root.is_dir() else []
-        record_dir = settings.lake / RETIRED_DIR / f"batch_id={batch_id}"
+        record_dir = Lake(settings.lake).retired_record_dir(batch_id)
         if folder is None and not (moved and not record_dir.exists()):
             if record_dir.exists():
                 raise SendlensError(f"batch {batch_id} is already retired")
@@ -128,7 +127,7 @@ def retire(settings: Settings, batch_id: str, reason: str) -> Retired:
                 "select kind, file, sha256, rows_read, rows_landed, rows_rejected, ingested_at "
                 f"from read_parquet({literal(source / 'batch.parquet')})").fetchone()
             group = source.parent.name  # the kind, or "esp" for a provider export
-            target = retired_root / group / f"batch_id={batch_id}"
+            target = retired_root / group / Lake.batch_folder(batch_id)
             if folder is not None:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.rename(folder, target)

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sendlens.config import load_settings, parse_timestamp
+from sendlens.config import load_settings, parse_timestamp, utc_now
 from sendlens.errors import SendlensError
 
 
@@ -89,6 +89,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Every setting with its value and its source: the default, "
                                    "<home>/sendlens.toml, or a SENDLENS_<NAME> environment variable.")
     s.add_argument("--json", action="store_true", help="print one JSON object per setting")
+    s.add_argument("--dbt-vars", action="store_true",
+                   help="print the dbt vars these settings give, as JSON, for a dbt run by hand: "
+                        "dbt build --vars \"$(sendlens config --dbt-vars)\"")
 
     s = sub.add_parser("generate", help="write a realistic synthetic data set")
     s.add_argument("--messages", type=_positive_int, default=20_000)
@@ -165,6 +168,9 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
         print(summary)
         return 0
     if cmd == "config":
+        if args.dbt_vars:
+            print(json.dumps(settings.dbt_vars(utc_now())))
+            return 0
         for name, value, source, doc in settings.effective():
             if args.json:
                 print(json.dumps({"name": name, "value": value, "source": source, "doc": doc}))

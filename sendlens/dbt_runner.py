@@ -39,6 +39,11 @@ def _env(settings: Settings, database: Path) -> dict[str, str]:
     return env
 
 
+def manifest_path(settings: Settings, target: str = "duckdb") -> Path:
+    """dbt's manifest of the last run (parsed models, their configs and declarations)."""
+    return settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}") / "target" / "manifest.json"
+
+
 def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[str, object],
             progress: Callable[[str], None] | None = None, target: str = "duckdb",
             extra_env: dict[str, str] | None = None) -> DbtResult:
@@ -46,7 +51,7 @@ def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[
 
     ``target`` is a profiles.yml output (``duckdb``, the default, or ``spark``); ``extra_env``
     adds environment variables the profile reads (the Spark session's settings)."""
-    work = settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}")
+    work = manifest_path(settings, target).parent.parent
     # the per-build values go in the environment: dbt re-parses everything when --vars change
     per_build = {k: v for k, v in vars_.items() if k in PER_BUILD_VARS}
     constant = {k: v for k, v in vars_.items() if k not in per_build}

@@ -13,7 +13,6 @@ complete) or, when the copy fails, writes the error next to it (``failed_marker`
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 

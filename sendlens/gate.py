@@ -11,11 +11,15 @@ folder.
 from __future__ import annotations
 
 import json
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+
+from sendlens.errors import ChecksFailed
 
 RESULTS = "audit.gate_results"
 DOCUMENTS = "audit.gate_documents"
@@ -28,6 +32,26 @@ class GateRecord:
     recorded_at: datetime
     as_of: datetime | None
     documents: dict[str, str]  # file name under data-quality/ -> its text
+
+
+def run_suites(db: Path, *, as_of: datetime, failed: str, memory_limit: str | None = None,
+               temp_directory: Path | None = None, **options: Any) -> list[dict] | None:
+    """The one way a gate runs the data-quality suites (expectations/) on a DuckDB file: the
+    checks as {name, status, details}, or ChecksFailed (first line ``failed``) when any failed;
+    None when the suites are not installed (dbt's tests alone gate). ``options`` go to
+    validate_warehouse (docs_dir, lake_globs, changed, helper, suites)."""
+    try:
+        with warnings.catch_warnings():  # great-expectations imports pyspark, which warns about pandas 3
+            warnings.simplefilter("ignore", FutureWarning)
+            from expectations.runner import validate_warehouse
+    except ImportError:
+        return None
+    report = validate_warehouse(db, as_of=as_of, memory_limit=memory_limit,
+                                temp_directory=temp_directory, **options)
+    checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
+    if not report.passed:
+        raise ChecksFailed(f"{failed}\n" + report.summary())
+    return checks
 
 
 def record(db_path: Path, rec: GateRecord) -> None:

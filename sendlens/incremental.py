@@ -20,9 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import EMPTY_BATCH, ESP_DIR, ESP_KINDS
+from ingest.lake import Lake
 from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
-from sendlens.core.sql import glob_escape
 from sendlens.publish import describe_unfinished, unfinished_in_place_build
 
 STATE_TABLE = "audit.build_state"
@@ -73,25 +72,8 @@ def fingerprint(settings: Settings, as_of: datetime) -> str:
 
 
 def lake_batches(lake: Path) -> dict[str, Path]:
-    """Every landed batch folder by batch id (canonical kinds and ESP exports)."""
-    found: dict[str, Path] = {}
-    for folder in lake.glob("*/batch_id=*"):
-        # _tmp (batches being written) and _retired (retirement records) hold no landed batch
-        if folder.name == EMPTY_BATCH or not folder.is_dir() or folder.parent.name.startswith("_"):
-            continue
-        found[folder.name.removeprefix("batch_id=")] = folder
-    return found
-
-
-def _batch_files(folder: Path) -> dict[str, str]:
-    """kind -> Parquet glob of one batch folder (ESP batches hold several kinds); the folder's
-    own path is escaped, so only the pattern's wildcard expands."""
-    if folder.parent.name == ESP_DIR:
-        return {kind: glob_escape(folder / kind) + "/*.parquet" for kind in ESP_KINDS
-                if any((folder / kind).glob("*.parquet"))}
-    if any((folder / "data").glob("*.parquet")):
-        return {folder.parent.name: glob_escape(folder / "data") + "/*.parquet"}
-    return {}
+    """Every landed batch folder by batch id (the lake's own listing)."""
+    return Lake(lake).landed_batches()
 
 
 def read_state(warehouse: Path) -> tuple[dict | None, set[str]]:
@@ -111,6 +93,13 @@ def read_state(warehouse: Path) -> tuple[dict | None, set[str]]:
     if row is None:
         return None, set()
     return {"fingerprint": row[0], "as_of": row[1]}, batches
+
+
+def published_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    """The as_of the warehouse open on ``con`` was built at: the one place it is read from (the
+    build's own record, audit.build_state)."""
+    row = con.execute(f"select max(as_of) from {STATE_TABLE}").fetchone()
+    return row[0] if row else None
 
 
 def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) -> BuildPlan:
@@ -138,7 +127,7 @@ def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) 
     new_files: dict[str, list[str]] = {}
     new_ids = sorted(set(batches) - built)
     for batch_id in new_ids:
-        for kind, glob in _batch_files(batches[batch_id]).items():
+        for kind, glob in Lake.batch_files(batches[batch_id]).items():
             new_files.setdefault(kind, []).append(glob)
     moved = naive_as_of > previous_as_of
     return BuildPlan("incremental", f"{len(new_ids)} new batch(es) since the published build"

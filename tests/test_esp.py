@@ -21,7 +21,8 @@ import duckdb
 import pytest
 
 from ingest.esp import map_export
-from ingest.esp.common import EventRejected, parse_ts
+from ingest.esp.errors import EventRejected
+from ingest.esp.fields import parse_ts
 from sendlens import pipeline
 from tests.scenario import Scenario
 

@@ -12,9 +12,9 @@ import pyarrow.parquet as pq
 import pytest
 
 from ingest.contracts import CONTRACTS, FAILURE_REASONS, KINDS
-from ingest.generate import UA_MPP, generate
 from ingest.readers import load_raw
 from ingest.validate import validation_sql
+from sendlens.sample import UA_MPP, generate
 
 SAMPLE = 50_000
 ARROW = {

@@ -366,7 +366,8 @@ def test_utc_offsets_beyond_18_hours_are_rejected_naming_the_offset(settings, tm
     assert got == {"e4": datetime(2026, 1, 4, 14, 0), "e5": datetime(2026, 1, 5, 2, 30, 0, 500000),
                    "e6": datetime(2026, 1, 5, 13, 0)}
     # the ESP timestamp parser has the same rule
-    from ingest.esp.common import EventRejected, parse_ts
+    from ingest.esp.errors import EventRejected
+    from ingest.esp.fields import parse_ts
     with pytest.raises(EventRejected, match=r"offset \+99:00 is outside"):
         parse_ts("2026-03-02T10:00:00+99:00", "timestamp")
 

@@ -22,7 +22,9 @@ import duckdb
 
 from ingest.contracts import Bounds
 from ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
-from ingest.esp.common import Mapped, NotJson, delivery_paths, map_all, read_events
+from ingest.esp.errors import NotJson
+from ingest.esp.events import read_events
+from ingest.esp.mapping import Mapped, delivery_paths, map_all
 from ingest.lake import Lake, sha256_of
 from ingest.land import IngestError, IngestOutcome
 

@@ -11,19 +11,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from ingest.esp.common import (
-    Context,
-    EventRejected,
-    EventRows,
-    address_of,
-    classify,
-    hashed_id,
-    parse_ts,
-    req,
-    smtp_code,
-    text,
-    unsupported,
-)
+from ingest.esp.errors import EventRejected, unsupported
+from ingest.esp.events import hashed_id
+from ingest.esp.fields import address_of, parse_ts, req, text
+from ingest.esp.mapping import Context, EventRows
+from ingest.esp.smtp import classify, smtp_code
 
 SOURCE = "ses"
 DEFAULT_DELIVERY_FIELDS = ("mail.tags.ses:configuration-set",)

@@ -13,7 +13,7 @@ import duckdb
 import pyarrow as pa
 
 from ingest.contracts import CONTRACTS
-from ingest.esp.common import Mapped, utc_now
+from ingest.esp.mapping import Mapped, utc_now
 from ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql
 from ingest.land import IngestError, IngestOutcome
 from sendlens.core.sql import identifier, literal

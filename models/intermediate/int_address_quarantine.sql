@@ -3,17 +3,16 @@
 -- complained about is `valid` with error_count 0; one not yet relayed to by as_of (and with
 -- no event) has no history and status_since null. Kept between builds (dim_address_quarantine
 -- adds the build's as_of).
--- depends_on: {{ ref('int_changed_addresses') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
+{{ kept_by('address') }}
 with addresses as (
     select * from {{ ref('int_quarantine_addresses') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 current_state as (
     select * from {{ ref('fct_address_quarantine_history') }}
     where is_current
-        and {{ only_changed('address', 'int_changed_addresses') }}
+        and {{ kept_rows() }}
 ),
 
 final as (

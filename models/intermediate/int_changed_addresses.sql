@@ -3,16 +3,16 @@
 -- message may have another address), and, when as_of moved forward, every address with
 -- something in the window (previous as_of, as_of]: feedback or a complaint becoming known, or
 -- a state lifting by itself (counter reset, mailbox-full release).
--- The kept tables it reads (intermediate.*) are the published build's: int_messages and
+-- The kept tables it reads (previous()) are the published build's: int_messages and
 -- int_quarantine_states are recomputed after this model.
--- depends_on: {{ ref('int_changed_messages') }}
+{%- set changed_messages = ref('int_changed_messages') %}
 {% if is_incremental_build() %}
 with changed_messages as (
-    select message_id from {{ ref('int_changed_messages') }}
+    select message_id from {{ changed_messages }}
 ),
 
 addresses_before as (
-    select address from intermediate.int_messages
+    select address from {{ previous('int_messages') }}
     where message_id in (select message_id from changed_messages)
 ),
 
@@ -23,21 +23,21 @@ addresses_landed as (
 {% if build_var('as_of_moved_from') %}
 known_in_window as (
     select messages.address
-    from intermediate.int_feedback_events as feedback
-    inner join intermediate.int_messages as messages
+    from {{ previous('int_feedback_events') }} as feedback
+    inner join {{ previous('int_messages') }} as messages
         on feedback.message_id = messages.message_id
     where {{ in_moved_window('feedback.known_at') }}
     union all
     select messages.address
-    from intermediate.int_tracking_events as tracking
-    inner join intermediate.int_messages as messages
+    from {{ previous('int_tracking_events') }} as tracking
+    inner join {{ previous('int_messages') }} as messages
         on tracking.message_id = messages.message_id
     where tracking.tracking_type = 'complaint'
         and {{ in_moved_window('tracking.received_at') }}
 ),
 
 released_in_window as (
-    select address from intermediate.int_quarantine_states
+    select address from {{ previous('int_quarantine_states') }}
     where {{ in_moved_window('release_at') }}
 ),
 {% endif %}

@@ -3,21 +3,21 @@
 -- deliveries of the recomputed messages, before and after, every delivery landed again, and
 -- the recurring parents they count in, before and after, and the deliveries whose dashboard
 -- row a compute-stats refreshed at another instant.
--- The kept tables it reads (intermediate.*) are the published build's: int_messages and
+-- The kept tables it reads (previous()) are the published build's: int_messages and
 -- int_delivery_rollup are recomputed after this model.
--- depends_on: {{ ref('int_changed_messages') }}
--- depends_on: {{ ref('stg_deliveries') }}
+{%- set changed_messages = ref('int_changed_messages') %}
+{%- set stg_deliveries = ref('stg_deliveries') %}
 {% if is_incremental_build() %}
 with changed_messages as (
-    select message_id from {{ ref('int_changed_messages') }}
+    select message_id from {{ changed_messages }}
 ),
 
 deliveries as (
-    select * from {{ ref('stg_deliveries') }}
+    select * from {{ stg_deliveries }}
 ),
 
 member_ids as (
-    select delivery_id from intermediate.int_messages
+    select delivery_id from {{ previous('int_messages') }}
     where message_id in (select message_id from changed_messages)
     union all
     select delivery_id from {{ lake_scan_new('send_log') }}
@@ -30,7 +30,7 @@ member_ids as (
 reporting_ids as (
     select delivery_id from member_ids
     union all
-    select reporting_delivery_id from intermediate.int_delivery_rollup
+    select reporting_delivery_id from {{ previous('int_delivery_rollup') }}
     where delivery_id in (select delivery_id from member_ids)
     union all
     select parent_delivery_id from deliveries
@@ -39,7 +39,7 @@ reporting_ids as (
 
 -- dashboard rows a compute-stats moved off the build's instant: the build refreshes them
 stale_dashboard as (
-    select delivery_id from marts.dash_delivery_kpis
+    select delivery_id from {{ previous('dash_delivery_kpis') }}
     where stats_computed_at <> {{ stats_at() }}
 ),
 

@@ -7,7 +7,7 @@
 --     so that nothing else is missed, every message with something in the window
 --     (previous as_of, as_of]: a tracking event received, a status interval starting or
 --     ending, its relay or its validity end (the as_of cuts the kept per-message tables apply).
--- The kept tables it reads (intermediate.*) are the published build's, before this build.
+-- The kept tables it reads (previous()) are the published build's, before this build.
 {% if is_incremental_build() %}
 with new_send_log as (
     select message_id, delivery_id from {{ lake_scan_new('send_log') }}
@@ -26,7 +26,7 @@ new_deliveries as (
 ),
 
 -- a delivery landed again changes its messages only if the version that now wins differs from
--- the one that won before in what a message takes from it (the same order as stg_deliveries)
+-- the one that won before in what a message takes from it (stg_deliveries' order)
 delivery_versions as (
     select
         delivery_id, label, channel, efs_enabled, contact_date, validity_hours, is_proof,
@@ -34,7 +34,7 @@ delivery_versions as (
         _batch_id in (select _batch_id from new_deliveries) as is_new,
         row_number() over (
             partition by delivery_id
-            order by case when _origin = 'canonical' then 0 else 1 end, _batch_id desc, _row desc
+            order by {{ delivery_version_order() }}
         ) as rank_now
     from {{ lake_scan('deliveries') }}
     where delivery_id in (select delivery_id from new_deliveries)
@@ -90,23 +90,23 @@ sharing_tracking_events as (
 
 {% if build_var('as_of_moved_from') %}
 still_changing as (
-    select message_id from intermediate.int_messages
+    select message_id from {{ previous('int_messages') }}
     where relayed_at is null
         or validity_end_at is null
         or {{ add_seconds('validity_end_at', var('late_event_lookback_days') ~ ' * 86400') }} > cast({{ sql_literal(build_var("as_of_moved_from")) }} as timestamp)
 ),
 
 tracked_in_window as (
-    select message_id from intermediate.int_tracking_events
+    select message_id from {{ previous('int_tracking_events') }}
     where {{ in_moved_window('received_at') }}
 ),
 
 -- a status interval starts or ends, or the validity period ends (is_final), in the window
 status_in_window as (
-    select message_id from intermediate.int_message_status_timeline
+    select message_id from {{ previous('int_message_status_timeline') }}
     where {{ in_moved_window('valid_from') }} or {{ in_moved_window('valid_to') }}
     union all
-    select message_id from intermediate.int_messages
+    select message_id from {{ previous('int_messages') }}
     where {{ in_moved_window('validity_end_at') }} or {{ in_moved_window('relayed_at') }}
 ),
 {% endif %}

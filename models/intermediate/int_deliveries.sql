@@ -22,14 +22,10 @@ final as (
         deliveries.label,
         deliveries.channel,
         coalesce(deliveries.is_efs_enabled, false) as is_efs_enabled,
-        case when coalesce(deliveries.is_efs_enabled, false) then 'efs' else 'standard' end as own_reporting_mode,
+        {{ own_reporting_mode('deliveries.is_efs_enabled') }} as own_reporting_mode,
         deliveries.contact_at,
         deliveries.validity_hours,
-        case
-            when deliveries.channel = 'email'
-                then {{ add_seconds('deliveries.contact_at', 'least(deliveries.validity_hours, 84) * 3600') }}
-            else {{ add_seconds('deliveries.contact_at', 'deliveries.validity_hours * 3600') }}
-        end as validity_end_at,
+        {{ validity_end_at('deliveries.channel', 'deliveries.contact_at', 'deliveries.validity_hours') }} as validity_end_at,
         coalesce(deliveries.is_proof, false) as is_proof,
         deliveries.parent_delivery_id,
         deliveries.requires_confirmation,

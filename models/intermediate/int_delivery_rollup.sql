@@ -1,7 +1,8 @@
 -- Which deliveries each reporting row counts: itself, and for a recurring parent also each of
 -- its executions ("a recurring execution counts in its own row and in its parent's").
 -- Proof deliveries are reported apart (rpt_proof_and_test_sends) and roll up nowhere.
--- depends_on: {{ ref('int_changed_deliveries') }}
+-- Rebuilt whole on every build, after the change sets read its published version.
+{{ rebuilt_after_changes() }}
 with deliveries as (
     select * from {{ ref('int_deliveries') }}
     where not is_proof

@@ -2,17 +2,16 @@
 -- logic reads them: by event_at, ties broken stably by received_at then event_id
 -- (`event_seq`). Failure reasons take their canonical label; unknown labels become 'other'.
 -- Feedback of unknown or not-yet-relayed messages is not here: see int_data_quality_findings.
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with feedback as (
     select * from {{ ref('stg_feedback') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_messages') }}
     where is_relayed
-        and {{ only_changed('message_id', 'int_changed_messages') }}
+        and {{ kept_rows() }}
 ),
 
 reasons as (

@@ -1,12 +1,11 @@
 -- Per message, the tracking activity the dynamic report counts: events received by the
 -- build's as_of, inside the report window, each event_id once. Machine activity is counted
 -- both ways (all, and human only).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with events as (
     select * from {{ ref('int_tracking_events') }}
     where received_at <= {{ as_of() }}
-        and {{ only_changed('message_id', 'int_changed_messages') }}
+        and {{ kept_rows() }}
         and is_in_report_window
 ),
 

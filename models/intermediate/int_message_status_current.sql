@@ -1,16 +1,15 @@
 -- The sending-log status of each relayed message under each reporting mode, as known at the
 -- build's as_of (fct_message_status without its as_of column, kept between builds: a message
 -- is recomputed when new data or a moved as_of can change it, see int_changed_messages).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with timeline as (
     select * from {{ ref('int_message_status_timeline') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 current_intervals as (

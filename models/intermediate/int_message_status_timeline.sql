@@ -16,17 +16,16 @@
 -- Messages without any feedback take a short path (one interval per mode from the relay);
 -- validity_end is a change point only for messages with a soft bounce (the only ones whose
 -- status can change then).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with all_messages as (
     select * from {{ ref('int_messages') }}
     where is_relayed
-        and {{ only_changed('message_id', 'int_changed_messages') }}
+        and {{ kept_rows() }}
 ),
 
 events as (
     select * from {{ ref('int_feedback_events') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 event_summary as (

@@ -1,14 +1,11 @@
 -- One row per sending-log message with its delivery's settings and validity window.
--- validity_end = contact_date + min(validity_hours, 84) for email (the MTA retries at most
--- 3.5 days), contact_date + validity_hours for SMS and push. Messages whose delivery is
+-- validity_end and the own reporting mode follow the delivery rules of the macros
+-- validity_end_at and own_reporting_mode (macros/sendlens_macros.sql). Messages whose delivery is
 -- unknown are kept (no validity_end: they never expire) and reported as findings.
--- depends_on: {{ ref('int_changed_messages') }}
--- depends_on: {{ ref('int_changed_addresses') }}
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with send_log as (
     select * from {{ ref('stg_send_log') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 deliveries as (
@@ -39,12 +36,8 @@ joined as (
 final as (
     select
         *,
-        case when is_efs_enabled then 'efs' else 'standard' end as own_reporting_mode,
-        case
-            when channel = 'email'
-                then {{ add_seconds('contact_at', 'least(validity_hours, 84) * 3600') }}
-            else {{ add_seconds('contact_at', 'validity_hours * 3600') }}
-        end as validity_end_at,
+        {{ own_reporting_mode('is_efs_enabled') }} as own_reporting_mode,
+        {{ validity_end_at('channel', 'contact_at', 'validity_hours') }} as validity_end_at,
         case
             when channel = 'email' and position('@' in address) > 0
                 then lower(substr(address, position('@' in address) + 1))

@@ -3,22 +3,21 @@
 -- of the build's as_of (null while not relayed) and the recipient's activity.
 -- A message relayed after as_of counts as not relayed yet (relayed_at null). Kept between
 -- builds (fct_profile_history adds the build's as_of).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 status as (
     select * from {{ ref('int_message_status_current') }}
     where is_own_mode
-        and {{ only_changed('message_id', 'int_changed_messages') }}
+        and {{ kept_rows() }}
 ),
 
 activity as (
     select * from {{ ref('int_profile_message_activity') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 final as (

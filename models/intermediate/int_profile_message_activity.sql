@@ -2,12 +2,11 @@
 -- event received by the build's as_of, each event_id once, with no report window and no
 -- machine-open filter (it is the profile's record, not a KPI). has_opened means a recorded
 -- open event: a click or opt-out does not set it (has_open_or_implied does).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with tracking as (
     select * from {{ ref('stg_tracking') }}
     where received_at <= {{ as_of() }}
-        and {{ only_changed('message_id', 'int_changed_messages') }}
+        and {{ kept_rows() }}
 ),
 
 final as (

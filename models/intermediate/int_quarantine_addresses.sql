@@ -2,11 +2,10 @@
 -- when it was first relayed to by the build's as_of. This is the universe of
 -- dim_address_quarantine: an address never bounced nor complained about is `valid`.
 -- Addresses compare case-sensitively (Jane@x.com and jane@x.com are two addresses).
--- depends_on: {{ ref('int_changed_addresses') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
+{{ kept_by('address') }}
 with messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 ranked as (

@@ -9,11 +9,10 @@
 -- (int_feedback_events), 'not defined' when the MTA gave none, 'denylisted' for a complaint.
 -- A run of consecutive successes is kept as its first success only: a success after a
 -- success can never change an address's state.
--- depends_on: {{ ref('int_changed_addresses') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
+{{ kept_by('address') }}
 with messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 feedback as (

@@ -27,19 +27,18 @@
 -- or + {{ mailbox_full_seconds / 86400 }} d if sooner and the last reason is 'mailbox full';
 -- quarantine whose last reason is 'mailbox full' -> valid at last_error_at + {{ mailbox_full_seconds / 86400 }} d.
 -- Denylisted and any other quarantine never lift.
--- depends_on: {{ ref('int_changed_addresses') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
+{{ kept_by('address') }}
 {%- set is_released = '(states.release_at is not null and events.event_at >= states.release_at)' %}
 with recursive
 
 addresses as (
     select * from {{ ref('int_quarantine_addresses') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 events as (
     select * from {{ ref('int_quarantine_events') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 first_events as (

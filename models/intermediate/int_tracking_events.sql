@@ -6,16 +6,15 @@
 --     WebKit string MPP proxies send, with nothing after "(KHTML, like Gecko)";
 --   * an open within machine_open_seconds of the relay (prefetch);
 --   * a click within machine_click_seconds of the relay (link scanners click at once).
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id') }}
 with tracking as (
     select * from {{ ref('stg_tracking') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_messages') }}
-    where {{ only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 joined as (

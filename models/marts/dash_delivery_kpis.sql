@@ -1,15 +1,4 @@
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{
-    config(
-        materialized=('table' if target.type == 'spark' else 'incremental'),
-        unique_key='delivery_id',
-        incremental_strategy='delete+insert',
-        pre_hook="{{
-            'select 1' if build_var('stats_delivery_id')
-            else delete_changed('delivery_id', 'int_changed_deliveries', whole=not delivery_reports_kept())
-        }}"
-    )
-}}
+{{ kept_by('delivery_id', rows='snapshot') }}
 -- The quick-look deployment dashboard: one row per delivery in its own reporting mode, a
 -- snapshot at stats_computed_at (`sendlens build --as-of T` refreshes every delivery at T;
 -- `sendlens compute-stats [--delivery ID] [--at T]` refreshes all or one, like the "Compute
@@ -20,18 +9,12 @@
 -- window, no machine filter.
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    {% if is_incremental() and build_var('stats_delivery_id') %}
-    where delivery_id = {{ sql_literal(build_var("stats_delivery_id")) }}
-    {% elif delivery_reports_kept() %}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries') }}
-    {% endif %}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
-    {% if delivery_reports_kept() %}
-    where {{ only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
-    {% endif %}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 -- the statuses and tracking of the messages above only, when those are a few deliveries' (the

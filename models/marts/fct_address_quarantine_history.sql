@@ -4,16 +4,15 @@
 -- A new interval starts whenever status, error_count, last_reason or last_error_at changes: at an event
 -- (int_quarantine_states) or when a state lifts by itself (counter reset after the reset
 -- period, mailbox-full release). Releases due after as_of have not happened yet.
--- depends_on: {{ ref('int_changed_addresses') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ delete_changed('address', 'int_changed_addresses') }}") }}
+{{ kept_by('address') }}
 with states as (
     select * from {{ ref('int_quarantine_states') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 addresses as (
     select * from {{ ref('int_quarantine_addresses') }}
-    where {{ only_changed('address', 'int_changed_addresses') }}
+    where {{ kept_rows() }}
 ),
 
 with_previous as (

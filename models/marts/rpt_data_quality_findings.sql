@@ -9,28 +9,27 @@
 --   unknown_delivery            sending-log rows of a delivery_id with no deliveries row
 --   duplicate_event             an event_id received more than once (counted once)
 -- Every finding names its message: the table is kept per message while as_of stays put.
--- depends_on: {{ ref('int_changed_messages') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('message_id', 'int_changed_messages') }}") }}
+{{ kept_by('message_id', rows='report') }}
 with feedback as (
     select * from {{ ref('stg_feedback') }}
-    where {{ report_only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
         and received_at <= {{ as_of() }}
 ),
 
 tracking as (
     select * from {{ ref('stg_tracking') }}
-    where {{ report_only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
         and received_at <= {{ as_of() }}
 ),
 
 messages as (
     select * from {{ ref('int_messages') }}
-    where {{ report_only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
 ),
 
 events as (
     select * from {{ ref('int_feedback_events') }}
-    where {{ report_only_changed('message_id', 'int_changed_messages') }}
+    where {{ kept_rows() }}
         and received_at <= {{ as_of() }}
 ),
 

@@ -1,11 +1,10 @@
 -- Per delivery, mode and recipient domain: the deliverability analyst's first question.
 -- A recurring parent's rows (is_recurring_parent) repeat its executions' messages.
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with messages as (
     select * from {{ ref('int_reporting_messages') }}
     where recipient_domain is not null
-        and {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+        and {{ kept_rows('reporting_delivery_id') }}
 ),
 
 statuses as (

@@ -2,11 +2,10 @@
 -- hour of the event, tracking events known at the build's as_of, each event_id once
 -- (proofs and test profiles excluded; machine activity counted apart as well). A recurring
 -- parent's rows (is_recurring_parent) repeat its executions' events: totals leave them out.
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 reporting_deliveries as (

@@ -1,11 +1,10 @@
 -- Failed messages per delivery, mode, failure type and reason, as of the build's as_of
 -- (recurring executions also count in their parent's rows, flagged is_recurring_parent: totals
 -- over deliveries leave those rows out; proofs and test profiles excluded).
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with rollup as (
     select * from {{ ref('int_delivery_rollup') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 reporting_deliveries as (

@@ -1,16 +1,15 @@
 -- The authoritative dynamic report: one row per delivery and reporting mode, from every event
 -- known at the build's as_of (SPEC section 3). Recurring executions count in their own row
 -- and in their parent's; proofs and test profiles are excluded (rpt_proof_and_test_sends).
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 statuses as (

@@ -3,16 +3,15 @@
 -- not including, the top of the next hour; the last, partial hour as of as_of).
 -- Rates divide by the messages sent (relayed) by then, as the deployment dashboard does:
 -- without EFS the delivered curve starts at 100% and decreases; with EFS it starts at 0%.
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with reporting_deliveries as (
     select * from {{ ref('int_reporting_deliveries') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'delivery_id') }}
+    where {{ kept_rows() }}
 ),
 
 rollup as (
     select * from {{ ref('int_delivery_rollup') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 messages as (

@@ -11,21 +11,20 @@
 --   late events         events that happened before the snapshot but arrived after it
 --   rate denominator    the dashboard divides by sent, the report by processed (pending excluded)
 -- Kept per reporting delivery while as_of stays put (like the delivery reports).
--- depends_on: {{ ref('int_changed_deliveries') }}
-{{ config(materialized=kept_materialization(), incremental_strategy='append', pre_hook="{{ report_delete_changed('delivery_id', 'int_changed_deliveries') }}") }}
+{{ kept_by('delivery_id', rows='report') }}
 with dash as (
     select * from {{ ref('dash_delivery_kpis') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries') }}
+    where {{ kept_rows() }}
 ),
 
 report as (
     select * from {{ ref('rpt_delivery_kpis') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries') }}
+    where {{ kept_rows() }}
 ),
 
 messages as (
     select * from {{ ref('int_reporting_messages') }}
-    where {{ report_only_changed('delivery_id', 'int_changed_deliveries', 'reporting_delivery_id') }}
+    where {{ kept_rows('reporting_delivery_id') }}
 ),
 
 timeline as (

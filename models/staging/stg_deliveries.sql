@@ -9,7 +9,7 @@ ranked as (
         *,
         row_number() over (
             partition by delivery_id
-            order by case when _origin = 'canonical' then 0 else 1 end, _batch_id desc, _row desc
+            order by {{ delivery_version_order() }}
         ) as version_rank
     from source
 ),

@@ -3,7 +3,7 @@
 -- many were received, for the reconciliation's "duplicates removed".
 -- Kept between builds on DuckDB: an incremental build ranks the new batches' rows with the
 -- kept row of the same event_id (macro kept_staging_rows).
-{{ config(materialized=staging_materialization(), unique_key='event_id', incremental_strategy='delete+insert') }}
+{{ kept_by('event_id', rows='landed') }}
 with source as (
     select * from {{ staging_source('feedback') }}
 ),
@@ -27,7 +27,7 @@ renamed as (
 
 candidates as (
     select * from renamed
-    {{ kept_staging_rows('event_id') }}
+    {{ kept_staging_rows() }}
 ),
 
 ranked as (

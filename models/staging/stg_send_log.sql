@@ -4,7 +4,7 @@
 -- (a later export may only show a later event of the same message).
 -- Kept between builds on DuckDB: an incremental build ranks the new batches' rows with the
 -- kept row of the same message_id (macro kept_staging_rows).
-{{ config(materialized=staging_materialization(), unique_key='message_id', incremental_strategy='delete+insert') }}
+{{ kept_by('message_id', rows='landed') }}
 with source as (
     select * from {{ staging_source('send_log') }}
 ),
@@ -25,7 +25,7 @@ renamed as (
 
 candidates as (
     select * from renamed
-    {{ kept_staging_rows('message_id') }}
+    {{ kept_staging_rows() }}
 ),
 
 ranked as (

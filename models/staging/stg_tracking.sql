@@ -2,7 +2,7 @@
 -- Kept between builds on DuckDB: an incremental build ranks the new batches' rows together
 -- with the kept row of the same event_id (the winner of every earlier batch), so a batch
 -- costs in proportion to its rows (macro kept_staging_rows).
-{{ config(materialized=staging_materialization(), unique_key='event_id', incremental_strategy='delete+insert') }}
+{{ kept_by('event_id', rows='landed') }}
 with source as (
     select * from {{ staging_source('tracking') }}
 ),
@@ -24,7 +24,7 @@ renamed as (
 
 candidates as (
     select * from renamed
-    {{ kept_staging_rows('event_id') }}
+    {{ kept_staging_rows() }}
 ),
 
 ranked as (
