@@ -208,7 +208,7 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
             seg.append(f"{_f(sx(x))},{_f(sy(y))}")
         if seg:
             segments.append(seg)
-        out.append(f'<g class="series">')
+        out.append('<g class="series">')
         for pts in segments:
             if len(pts) == 1:
                 continue  # a lone point is drawn by its marker below

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .html_report import ReportContext, build_html, fmt_ts
+from .contract import check_contract
+from .format import fmt_ts
+from .html_report import ReportContext, build_html
 from .warehouse import Marts, connect_read_only, mask_emails, neutralise_formula, ql
 from .workbook import MAX_SHEET_ROWS, write_workbook
 
@@ -84,6 +86,7 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
     con = connect_read_only(warehouse)
     try:
         marts = Marts.open(con, include_pii=include_pii, pseudonym_key=pseudonym_key)
+        check_contract(marts)  # a warehouse the report cannot read fails before any file is written
         if not marts.tables:
             say(f"no tables in schema {marts.schema!r} of {warehouse}")
         for w in marts.warnings:

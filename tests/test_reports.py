@@ -1,10 +1,20 @@
-"""Tests of the reports package: exported CSV/Parquet/Excel/HTML from a small real warehouse."""
+"""Tests of the reports package: exported CSV/Parquet/Excel/HTML from a small real warehouse.
+
+One home, one real build (module fixture): input files written by tests/scenario.py (four
+deliveries and a proof, both reporting modes, hard and soft failures, opens, clicks, a
+complaint, exclusions, operators and confirmations), ingested and built by the real pipeline.
+The report is checked against values queried from the marts that build made. Variants of the
+warehouse (a column renamed, a mart emptied, the dbt default schema name) are copies of that
+one file changed with SQL, never hand-written schemas.
+"""
 
 from __future__ import annotations
 
 import ast
 import re
+import shutil
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import duckdb
@@ -12,226 +22,128 @@ import pytest
 
 from reports import ExportResult, export_reports, mask_address
 from reports.charts import Bar, Series, hbar_chart, line_chart
+from reports.contract import REPORT_COLUMNS, MartContractError
+from reports.format import fmt_int, fmt_pct, reasons_list
+from tests.scenario import Scenario
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
+AS_OF = "2026-01-10T00:00:00Z"
+HOSTILE_LABEL = "Flash sale <48h> & more"
+PROOF_LABEL = "Proof to qa.team@example.com"
 
-# (delivery_id, label, channel, own mode, sent)
-DELIVERIES = [
-    ("D-1001", "January newsletter", "email", "standard", 1200),
-    ("D-1002", "Flash sale <48h> & more", "email", "efs", 800),
-    ("D-1003", "Appointment reminder", "sms", "standard", 300),
-]
-
-TABLES = {
-    # message x mode
-    "fct_message_status": """
-        WITH m(message_id, delivery_id, profile_id, std_status, efs_status, failure_type, failure_reason,
-               status_at) AS (VALUES
-          ('M1', 'D-1001', 'P1', 'sent',   'sent',    NULL,   NULL,           TIMESTAMP '2026-01-05 08:01:00'),
-          ('M2', 'D-1001', 'P2', 'failed', 'failed',  'hard', 'user unknown', TIMESTAMP '2026-01-05 08:03:00'),
-          ('M3', 'D-1001', 'P3', 'sent',   'failed',  'soft', 'mailbox full', TIMESTAMP '2026-01-05 09:00:00'),
-          ('M4', 'D-1002', 'P1', 'sent',   'pending', NULL,   NULL,           TIMESTAMP '2026-01-06 10:00:00'),
-          ('M5', 'D-1002', 'P4', 'failed', 'failed',  'soft', 'invalid domain', TIMESTAMP '2026-01-06 11:00:00'),
-          ('M6', 'D-1003', 'P5', 'sent',   'sent',    NULL,   NULL,           TIMESTAMP '2026-01-07 07:00:00'))
-        SELECT message_id, delivery_id, profile_id, mode AS reporting_mode,
-               CASE mode WHEN 'standard' THEN std_status ELSE efs_status END AS status,
-               CASE WHEN (CASE mode WHEN 'standard' THEN std_status ELSE efs_status END) = 'failed'
-                    THEN failure_type END AS failure_type,
-               CASE WHEN (CASE mode WHEN 'standard' THEN std_status ELSE efs_status END) = 'failed'
-                    THEN failure_reason END AS failure_reason,
-               status_at, delivery_id <> 'D-1003' AS is_final
-        FROM m CROSS JOIN (VALUES ('standard'), ('efs')) AS modes(mode)
-    """,
-    "fct_message_status_history": """
-        SELECT * FROM (VALUES
-          ('M2', 'D-1001', 'standard', 'sent',    NULL,   NULL,           TIMESTAMP '2026-01-05 08:00:00', TIMESTAMP '2026-01-05 08:03:00'),
-          ('M2', 'D-1001', 'standard', 'failed',  'hard', 'user unknown', TIMESTAMP '2026-01-05 08:03:00', NULL),
-          ('M2', 'D-1001', 'efs',      'pending', NULL,   NULL,           TIMESTAMP '2026-01-05 08:00:00', TIMESTAMP '2026-01-05 08:03:00'),
-          ('M2', 'D-1001', 'efs',      'failed',  'hard', 'user unknown', TIMESTAMP '2026-01-05 08:03:00', NULL))
-        AS t(message_id, delivery_id, reporting_mode, status, failure_type, failure_reason, valid_from, valid_to)
-    """,
-    "dash_delivery_kpis": """
-        SELECT * FROM (VALUES
-          ('D-1001', 'standard', TIMESTAMP '2026-01-08 12:00:00', 1250, 1200, 1150, 50,  0.9583, 0.0417, 0.2210, 0.0310),
-          ('D-1002', 'efs',      TIMESTAMP '2026-01-06 18:00:00', 820,  800,  700,  60,  0.8750, 0.0750, 0.1500, 0.0200),
-          ('D-1003', 'standard', TIMESTAMP '2026-01-07 09:00:00', 300,  300,  297,  3,   0.9900, 0.0100, NULL,   NULL))
-        AS t(delivery_id, reporting_mode, stats_computed_at, to_deliver, sent, delivered,
-             bounces_errors, delivered_rate, bounces_errors_rate, open_rate, click_through_rate)
-    """,
-    "rpt_delivery_kpis": """
-        SELECT delivery_id, reporting_mode, TIMESTAMP '2026-01-10 00:00:00' AS as_of, to_deliver, processed,
-               delivered, bounces_errors, hard_bounces, soft_bounces,
-               delivered / processed AS delivered_rate, bounces_errors / processed AS bounce_rate,
-               opens, unique_opens, clicks, unique_clicks, unique_opens / delivered AS open_rate,
-               unique_clicks / delivered AS click_through_rate, unique_clicks / unique_opens AS click_to_open_rate,
-               opt_outs, mirror_pages, complaints, machine_opens, is_final
-        FROM (VALUES
-          ('D-1001', 'standard', 1250, 1200.0, 1140.0, 60, 35, 25, 310, 280.0, 52, 40.0, 4, 2, 1, 30, TRUE),
-          ('D-1001', 'efs',      1250, 1200.0, 1140.0, 60, 35, 25, 310, 280.0, 52, 40.0, 4, 2, 1, 30, TRUE),
-          ('D-1002', 'standard', 820,  800.0,  730.0,  70, 20, 50, 150, 130.0, 25, 20.0, 1, 0, 0, 12, TRUE),
-          ('D-1002', 'efs',      820,  800.0,  730.0,  70, 20, 50, 150, 130.0, 25, 20.0, 1, 0, 0, 12, TRUE),
-          ('D-1003', 'standard', 300,  300.0,  297.0,  3,  3,  0,  0,   1.0,   0,  0.0,  0, 0, 0, 0,  FALSE),
-          ('D-1003', 'efs',      300,  299.0,  296.0,  3,  3,  0,  0,   1.0,   0,  0.0,  0, 0, 0, 0,  FALSE))
-        AS t(delivery_id, reporting_mode, to_deliver, processed, delivered, bounces_errors, hard_bounces,
-             soft_bounces, opens, unique_opens, clicks, unique_clicks, opt_outs, mirror_pages, complaints,
-             machine_opens, is_final)
-    """,
-    "rpt_kpi_reconciliation": """
-        SELECT * FROM (VALUES
-          ('D-1001', 'delivered_rate', 0.9583, 0.9500, -0.0083, 'stale snapshot; late events'),
-          ('D-1001', 'open_rate', 0.2210, 0.2456, 0.0246, 'hourly lag; click-implied opens; machine opens'),
-          ('D-1001', 'open_rate_excl_machine', 0.2210, 0.2100, -0.0110, 'machine opens'),
-          ('D-1001', 'sent', 1200.0, 1200.0, 0.0, NULL),
-          ('D-1002', 'delivered', 700.0, 730.0, 30.0, 'stale snapshot'),
-          ('D-1002', 'click_through_rate', 0.0200, 0.0274, 0.0074, 'duplicates removed; report window'),
-          ('D-1003', 'delivered_rate', 0.9900, 0.9900, 0.0, NULL))
-        AS t(delivery_id, kpi, dashboard_value, report_value, difference, reasons)
-    """,
-    # 84 hourly points per delivery and mode: standard starts at 100% and decreases, efs starts at 0%.
-    "rpt_delivery_kpis_hourly": """
-        WITH d(delivery_id, start_at, sent, hard, soft_final, soft_peak) AS (VALUES
-          ('D-1001', TIMESTAMP '2026-01-05 08:00:00', 1200, 0.030, 0.020, 0.060),
-          ('D-1002', TIMESTAMP '2026-01-06 10:00:00', 800,  0.025, 0.062, 0.110),
-          ('D-1003', TIMESTAMP '2026-01-07 07:00:00', 300,  0.010, 0.000, 0.005)),
-        h AS (SELECT d.*, m.mode, r.h FROM d CROSS JOIN (VALUES ('standard'), ('efs')) m(mode)
-              CROSS JOIN range(0, 84) r(h)),
-        c AS (SELECT *,
-                hard * (1 - exp(-h / 1.5)) AS hard_known,
-                soft_peak * (1 - exp(-h / 2.0)) * exp(-h / 30.0)
-                  + soft_final * (1 - exp(-h / 2.0)) * (1 - exp(-h / 30.0)) AS soft_open,
-                1 - exp(-(h + 1) / 1.2) AS reported
-              FROM h)
-        SELECT delivery_id, mode AS reporting_mode, start_at + h * INTERVAL 1 HOUR AS hour_start,
-          CAST(round(sent * CASE mode WHEN 'standard'
-               THEN 1 - hard_known - CASE WHEN h >= 83 THEN soft_final ELSE 0 END
-               ELSE greatest(reported - hard_known - soft_open, 0) END) AS BIGINT) AS delivered,
-          CAST(round(sent * CASE mode WHEN 'standard'
-               THEN hard_known + CASE WHEN h >= 83 THEN soft_final ELSE 0 END
-               ELSE hard_known + soft_open END) AS BIGINT) AS bounces_errors,
-          CASE mode WHEN 'standard' THEN 1 - hard_known - CASE WHEN h >= 83 THEN soft_final ELSE 0 END
-               ELSE greatest(reported - hard_known - soft_open, 0) END AS delivered_rate,
-          CASE mode WHEN 'standard' THEN hard_known + CASE WHEN h >= 83 THEN soft_final ELSE 0 END
-               ELSE hard_known + soft_open END AS bounces_errors_rate
-        FROM c
-    """,
-    "dim_address_quarantine": """
-        SELECT * FROM (VALUES
-          ('john.doe@gmail.com',   'email', 'quarantine', 1, 'user unknown',   TIMESTAMP '2026-01-05 08:03:00'),
-          ('anna@example.org',     'email', 'erroneous',  2, 'mailbox full',   TIMESTAMP '2026-01-05 09:00:00'),
-          ('bob@mail.example.com', 'email', 'valid',      0, NULL,             TIMESTAMP '2026-01-06 10:00:00'),
-          ('spam.hater@yahoo.com', 'email', 'denylisted', 0, 'complaint',      TIMESTAMP '2026-01-06 12:00:00'),
-          ('+31612345689',         'sms',   'quarantine', 5, 'unreachable',    TIMESTAMP '2026-01-07 07:00:00'),
-          ('+31698765432',         'sms',   'valid',      0, NULL,             TIMESTAMP '2026-01-07 07:00:00'))
-        AS t(address, channel, status, error_count, last_reason, status_since)
-    """,
-    "fct_profile_history": """
-        SELECT * FROM (VALUES
-          ('P1', 'M1', 'D-1001', 'January newsletter', 'email', TIMESTAMP '2026-01-05 08:00:00', 'sent', TRUE, TRUE, FALSE, 'john.doe@gmail.com'),
-          ('P2', 'M2', 'D-1001', 'January newsletter', 'email', TIMESTAMP '2026-01-05 08:00:00', 'failed', FALSE, FALSE, FALSE, 'x@y.nl'),
-          ('P1', 'M4', 'D-1002', 'Flash sale <48h> & more', 'email', TIMESTAMP '2026-01-06 10:00:00', 'sent', TRUE, FALSE, TRUE, 'john.doe@gmail.com'),
-          ('P5', 'M6', 'D-1003', 'Appointment reminder', 'sms', TIMESTAMP '2026-01-07 07:00:00', 'sent', FALSE, FALSE, FALSE, '+31612345689'))
-        AS t(profile_id, message_id, delivery_id, label, channel, relayed_at, final_status, has_opened,
-             has_clicked, has_opted_out, recipient_address)
-    """,
-    "rpt_confirmation_audit": """
-        SELECT *, date_diff('second', scheduled_at, first_relayed_at) AS start_lag_seconds FROM (VALUES
-          ('D-1001', 'January newsletter', TRUE,  'alice', TRUE,  TIMESTAMP '2026-01-05 08:00:00', TIMESTAMP '2026-01-05 08:01:00', NULL),
-          ('D-1002', 'Flash sale <48h> & more', TRUE,  'bob',   FALSE, TIMESTAMP '2026-01-06 10:00:00', TIMESTAMP '2026-01-06 10:25:00',
-           'confirmed_by_operator_without_start_deliveries'),
-          ('D-1003', 'Appointment reminder', TRUE,  NULL,    NULL,  TIMESTAMP '2026-01-07 06:00:00', TIMESTAMP '2026-01-07 07:00:00',
-           'sent_without_required_confirmation; started_before_confirmation'))
-        AS t(delivery_id, label, requires_confirmation, confirmed_by, confirmer_may_start, scheduled_at,
-             first_relayed_at, finding)
-    """,
-    "rpt_delivery_failure_reasons": """
-        SELECT delivery_id, mode AS reporting_mode, failure_type, failure_reason, messages
-        FROM (VALUES
-          ('D-1001', 'hard', 'user unknown', 30), ('D-1001', 'soft', 'mailbox full', 20),
-          ('D-1001', 'hard', 'quarantined address', 5), ('D-1001', 'soft', 'invalid domain', 5),
-          ('D-1002', 'soft', 'invalid domain', 40), ('D-1002', 'hard', 'user unknown', 20),
-          ('D-1002', 'soft', 'refused', 10), ('D-1003', 'ignored', 'not connected', 3))
-        AS t(delivery_id, failure_type, failure_reason, messages)
-        CROSS JOIN (VALUES ('standard'), ('efs')) m(mode)
-    """,
-    "rpt_delivery_domains": """
-        SELECT delivery_id, mode AS reporting_mode, recipient_domain, sent, delivered, bounces_errors,
-               delivered / (delivered + bounces_errors) AS delivered_rate,
-               bounces_errors / (delivered + bounces_errors) AS bounce_rate,
-               unique_opens, unique_opens / delivered AS open_rate
-        FROM (VALUES ('D-1001', 'gmail.com', 600, 580.0, 20.0, 150), ('D-1001', 'outlook.com', 400, 370.0, 30.0, 90),
-                     ('D-1001', 'yahoo.com', 200, 190.0, 10.0, 40), ('D-1002', 'gmail.com', 500, 470.0, 30.0, 90),
-                     ('D-1002', 'orange.fr', 300, 260.0, 40.0, 40))
-        AS t(delivery_id, recipient_domain, sent, delivered, bounces_errors, unique_opens)
-        CROSS JOIN (VALUES ('standard'), ('efs')) m(mode)
-    """,
-    "rpt_exclusion_causes": """
-        SELECT * FROM (VALUES ('D-1001', 'quarantined', 35), ('D-1001', 'duplicate', 12),
-                              ('D-1002', 'denylisted', 4), ('D-1003', 'address_empty', 2))
-        AS t(delivery_id, exclusion_reason, excluded_targets)
-    """,
-    "rpt_proof_and_test_sends": """
-        SELECT * FROM (VALUES ('D-1001-P1', 'D-1001', 'proof', 3, 'qa.team@example.com'),
-                              ('D-1001', 'D-1001', 'test profile', 2, 'seed@example.com'))
-        AS t(delivery_id, parent_delivery_id, kind, messages, address)
-    """,
-    "rpt_tracking_hourly": """
-        SELECT 'D-1001' AS delivery_id, TIMESTAMP '2026-01-05 08:00:00' + h * INTERVAL 1 HOUR AS hour_start,
-               CAST(round(120 * exp(-h / 10.0)) AS BIGINT) AS opens,
-               CAST(round(25 * exp(-h / 8.0)) AS BIGINT) AS clicks
-        FROM range(0, 72) r(h)
-    """,
+# delivery_id -> (label, channel, efs, contact/scheduled, confirmed_by, confirmed_at, extra)
+DELIVERIES = {
+    "D-1001": ("January newsletter", "email", "false", "2026-01-05 08:00:00", "alice", "2026-01-05 07:00:00"),
+    "D-1002": (HOSTILE_LABEL, "email", "true", "2026-01-06 10:00:00", "bob", "2026-01-06 09:00:00"),
+    "D-1003": ("Appointment reminder", "sms", "false", "2026-01-07 06:00:00", None, None),
+    "D-1004": ("Winter sale", "email", "false", "2026-01-07 11:00:00", "bob", "2026-01-07 12:00:00"),
+    "D-1005": (PROOF_LABEL, "email", "false", "2026-01-04 09:00:00", None, None),
 }
-
-
-def build_warehouse(path: Path, *, drop: tuple[str, ...] = (), empty: tuple[str, ...] = (),
-                    schema: str = "marts") -> Path:
-    con = duckdb.connect(str(path))
-    try:
-        con.execute(f"CREATE SCHEMA {schema}")
-        for name, sql in TABLES.items():
-            if name in drop:
-                continue
-            con.execute(f"CREATE TABLE {schema}.{name} AS {sql}")
-            if name in empty:
-                con.execute(f"DELETE FROM {schema}.{name}")
-        # A view is a mart too; HUGEINT (sum()) counts must stay integers in Parquet.
-        if "rpt_delivery_failure_reasons" not in drop:
-            con.execute(f"CREATE VIEW {schema}.rpt_failure_types AS SELECT failure_type, "
-                        f"sum(messages) AS messages FROM {schema}.rpt_delivery_failure_reasons GROUP BY 1")
-    finally:
-        con.close()
-    return path
-
-
+# message_id, delivery_id, address, relayed_at, feedback outcome, failure reason
+MESSAGES = [
+    ("m01", "D-1001", "john.doe@gmail.com", "2026-01-05 08:00:00", "delivered", ""),
+    ("m02", "D-1001", "anna@gmail.com", "2026-01-05 08:00:00", "delivered", ""),
+    ("m03", "D-1001", "bob@outlook.com", "2026-01-05 08:01:00", "delivered", ""),
+    ("m04", "D-1001", "carl@outlook.com", "2026-01-05 08:01:00", "delivered", ""),
+    ("m05", "D-1001", "spam.hater@yahoo.com", "2026-01-05 08:02:00", "delivered", ""),
+    ("m06", "D-1001", "dora@yahoo.com", "2026-01-05 08:02:00", "delivered", ""),
+    ("m07", "D-1001", "eve@gmail.com", "2026-01-05 08:03:00", "delivered", ""),
+    ("m08", "D-1001", "gone@gmail.com", "2026-01-05 08:03:00", "hard_bounce", "user unknown"),
+    ("m09", "D-1002", "john.doe@gmail.com", "2026-01-06 10:25:00", "delivered", ""),
+    ("m10", "D-1002", "jean@orange.fr", "2026-01-06 10:25:00", "delivered", ""),
+    ("m11", "D-1002", "marie@orange.fr", "2026-01-06 10:26:00", "delivered", ""),
+    ("m12", "D-1002", "paul@orange.fr", "2026-01-06 10:26:00", "soft_bounce", "mailbox full"),
+    ("m13", "D-1002", "nodomain@orange.fr", "2026-01-06 10:27:00", "hard_bounce", "invalid domain"),
+    ("m14", "D-1002", "late@gmail.com", "2026-01-06 10:27:00", None, ""),
+    ("m15", "D-1003", "+31612345689", "2026-01-07 07:00:00", "hard_bounce", "unreachable"),
+    ("m16", "D-1003", "+31698765432", "2026-01-07 07:00:00", "delivered", ""),
+    ("m17", "D-1003", "+31611112222", "2026-01-07 07:01:00", "delivered", ""),
+    ("m18", "D-1004", "anna@gmail.com", "2026-01-07 11:00:00", "delivered", ""),
+    ("m19", "D-1004", "eve@gmail.com", "2026-01-07 11:00:00", "delivered", ""),
+    ("m20", "D-1005", "qa.team@example.com", "2026-01-04 09:00:00", "delivered", ""),
+]
+TEST_PROFILE_MESSAGE = ("m21", "D-1001", "seed@example.com", "2026-01-05 08:00:00", "delivered", "")
+# message, type, at
+TRACKING = [("m01", "open", "2026-01-05 09:00:00"), ("m01", "click", "2026-01-05 09:01:00"),
+            ("m02", "open", "2026-01-05 10:00:00"), ("m03", "open", "2026-01-05 12:00:00"),
+            ("m04", "click", "2026-01-06 08:00:00"), ("m05", "complaint", "2026-01-05 11:00:00"),
+            ("m09", "open", "2026-01-06 11:00:00"), ("m10", "open", "2026-01-06 12:30:00"),
+            ("m10", "click", "2026-01-06 12:31:00"), ("m18", "open", "2026-01-07 13:00:00"),
+            ("m21", "open", "2026-01-05 08:30:00")]
+EXCLUSIONS = [("D-1001", "q1@gmail.com", "quarantined"), ("D-1001", "q2@gmail.com", "quarantined"),
+              ("D-1001", "dup@gmail.com", "duplicate"), ("D-1002", "dl@orange.fr", "denylisted"),
+              ("D-1003", "no-address", "address_empty")]
 CHECKS = [
     {"name": "unique_message_status", "status": "pass", "details": "0 duplicate rows"},
     {"name": "hard_bounce_then_delivered", "status": "warn", "details": "2 messages <M7, M9>"},
     {"name": "accepted_plus_rejected_equals_read", "status": "pass", "details": None},
 ]
+RUN_INFO = {"run_id": "run-42", "as_of": "2026-01-10 00:00 UTC", "checks": CHECKS}
 
 
-@pytest.fixture()
-def warehouse(tmp_path: Path) -> Path:
-    return build_warehouse(tmp_path / "sendlens.duckdb")
+def _later(at: str, minutes: int) -> str:
+    return (datetime.fromisoformat(at) + timedelta(minutes=minutes)).isoformat(sep=" ")
 
 
-@pytest.fixture()
-def exported(warehouse: Path, tmp_path: Path) -> ExportResult:
+def _build(s: Scenario) -> None:
+    s.ingest("operators", [{"operator": "alice", "roles": "start_deliveries;prepare_deliveries"},
+                           {"operator": "bob", "roles": "prepare_deliveries"}])
+    s.ingest("deliveries", [
+        {"delivery_id": d, "label": label, "channel": ch, "efs_enabled": efs, "contact_date": at,
+         "scheduled_at": at, "requires_confirmation": "true", "confirmed_by": by, "confirmed_at": by_at,
+         "is_proof": "true" if d == "D-1005" else "false"}
+        for d, (label, ch, efs, at, by, by_at) in DELIVERIES.items()])
+    s.ingest("send_log", [{"message_id": m, "delivery_id": d, "profile_id": f"p-{a}", "address": a,
+                           "relayed_at": at, "is_test_profile": str(m == TEST_PROFILE_MESSAGE[0]).lower()}
+                          for m, d, a, at, _, _ in [*MESSAGES, TEST_PROFILE_MESSAGE]])
+    s.ingest("feedback", [{"event_id": f"fb-{m}", "message_id": m, "outcome": o, "failure_reason": r,
+                           "event_at": _later(at, minutes=20)}
+                          for m, _, _, at, o, r in [*MESSAGES, TEST_PROFILE_MESSAGE] if o])
+    s.ingest("tracking", [{"event_id": f"tr-{i}", "message_id": m, "type": t, "event_at": at}
+                          for i, (m, t, at) in enumerate(TRACKING)])
+    s.ingest("exclusions", [{"delivery_id": d, "address": a, "profile_id": f"p-{a}", "reason": r,
+                             "excluded_at": "2026-01-04 12:00:00"} for d, a, r in EXCLUSIONS])
+    s.build(AS_OF)
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory) -> Scenario:
+    s = Scenario(tmp_path_factory.mktemp("reports") / "home")
+    _build(s)
+    return s
+
+
+@pytest.fixture(scope="module")
+def exported(home: Scenario) -> ExportResult:
     messages: list[str] = []
-    res = export_reports(warehouse, tmp_path / "out",
-                         run_info={"run_id": "run-42", "as_of": "2026-01-10 00:00 UTC",
-                                   "checks": CHECKS},
+    res = export_reports(home.settings.warehouse, home.home.parent / "out", run_info=RUN_INFO,
                          progress=messages.append)
     assert any("fct_message_status" in m for m in messages)
     return res
 
 
-def _marts(warehouse: Path) -> dict[str, int]:
+def _copy(home: Scenario, tmp_path: Path, name: str = "copy.duckdb") -> Path:
+    """A copy of the built warehouse, to change with SQL."""
+    target = tmp_path / name
+    shutil.copyfile(home.settings.warehouse, target)
+    return target
+
+
+def _sql(warehouse: Path, *statements: str) -> None:
+    con = duckdb.connect(str(warehouse))
+    try:
+        for s in statements:
+            con.execute(s)
+    finally:
+        con.close()
+
+
+def _marts(warehouse: Path, schema: str = "marts") -> dict[str, int]:
     con = duckdb.connect(str(warehouse), read_only=True)
     try:
         names = [r[0] for r in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'marts'").fetchall()]
-        return {n: con.execute(f'SELECT count(*) FROM marts."{n}"').fetchone()[0] for n in names}
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = ?", [schema]).fetchall()]
+        return {n: con.execute(f'SELECT count(*) FROM {schema}."{n}"').fetchone()[0] for n in names}
     finally:
         con.close()
 
@@ -246,10 +158,15 @@ def _section(html: str, sid: str) -> str:
     return m.group(1)
 
 
+def _sheets(workbook: Path) -> list[str]:
+    with zipfile.ZipFile(workbook) as z:
+        return re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+
+
 # --------------------------------------------------------------------------------------------
-def test_every_mart_exported_as_csv_and_parquet_with_equal_row_counts(warehouse, exported):
-    marts = _marts(warehouse)
-    assert len(marts) == len(TABLES) + 1
+def test_every_mart_exported_as_csv_and_parquet_with_equal_row_counts(home, exported):
+    marts = _marts(home.settings.warehouse)
+    assert set(REPORT_COLUMNS) <= set(marts) and "fct_message_status" in marts
     assert exported.row_counts == marts
     con = duckdb.connect()
     for t, n in marts.items():
@@ -262,35 +179,58 @@ def test_every_mart_exported_as_csv_and_parquet_with_equal_row_counts(warehouse,
     assert exported.warnings == []
 
 
-def test_data_quality_report_and_manifest(exported):
+def test_data_quality_report_and_manifest(home, exported):
     dq = exported.out_dir / "data_quality.csv"
     assert dq in exported.files
     con = duckdb.connect()
     rows = con.execute("SELECT name, status FROM read_csv(?, header = true) ORDER BY name", [str(dq)]).fetchall()
     assert rows == sorted((c["name"], c["status"]) for c in CHECKS)
     manifest = (exported.out_dir / "manifest.json").read_text()
-    assert '"include_pii": false' in manifest and '"fct_message_status": 12' in manifest
+    n = home.one("SELECT count(*) AS n FROM marts.fct_message_status")["n"]
+    assert n > 0 and '"include_pii": false' in manifest and f'"fct_message_status": {n}' in manifest
 
 
-def test_dbt_default_schema_name_is_accepted(tmp_path):
-    wh = build_warehouse(tmp_path / "w.duckdb", schema="main_marts")
+def test_dbt_default_schema_name_is_accepted_and_counts_stay_integers(home, tmp_path):
+    """The marts under dbt-duckdb's default schema name (main_marts), one count a HUGEINT (what
+    sum() gives in DuckDB): the export and the report work; Parquet stores the count as BIGINT."""
+    wh = _copy(home, tmp_path)
+    marts = _marts(wh)
+    statements = ["CREATE SCHEMA main_marts"]
+    for t in marts:
+        cast = " REPLACE (CAST(messages AS HUGEINT) AS messages)" if t == "rpt_delivery_failure_reasons" else ""
+        statements.append(f"CREATE TABLE main_marts.{t} AS SELECT *{cast} FROM marts.{t}")
+    _sql(wh, *statements, "DROP SCHEMA marts CASCADE")
     res = export_reports(wh, tmp_path / "out")
-    assert len(res.row_counts) == len(TABLES) + 1 and res.warnings == []
-
-
-def test_parquet_keeps_types_and_counts_integer(exported):
+    assert res.row_counts == marts and res.warnings == []
     con = duckdb.connect()
+    pq = str(res.out_dir / "parquet" / "rpt_delivery_failure_reasons.parquet")
     types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-                             [str(exported.out_dir / "parquet" / "rpt_failure_types.parquet")]).fetchall())
-    assert types["messages"] == "BIGINT"  # sum() is HUGEINT in DuckDB, stored as BIGINT
-    types = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
-                             [str(exported.out_dir / "parquet" / "rpt_delivery_kpis_hourly.parquet")]).fetchall())
-    assert types["hour_start"].startswith("TIMESTAMP")
-    assert types["delivered_rate"] == "DOUBLE"
+                             [pq]).fetchall())
+    assert types["messages"] == "BIGINT"
+    total = home.one("SELECT sum(messages) AS n FROM marts.rpt_delivery_failure_reasons")["n"]
+    assert con.execute("SELECT sum(messages) FROM read_parquet(?)", [pq]).fetchone()[0] == total > 0
+    assert "<svg" in _section(_html(res), "failures")
+
+
+def test_parquet_keeps_types_and_counts_integer(home, exported):
+    """Every column of every mart keeps its type in Parquet: counts integers, rates doubles,
+    instants timestamps."""
+    want = {(r["t"], r["c"]): r["ty"] for r in home.query(
+        "SELECT table_name AS t, column_name AS c, data_type AS ty FROM information_schema.columns "
+        "WHERE table_schema = 'marts'")}
+    con = duckdb.connect()
+    for t in {t for t, _ in want}:
+        got = dict(con.execute("SELECT column_name, column_type FROM (DESCRIBE SELECT * FROM read_parquet(?))",
+                               [str(exported.out_dir / "parquet" / f"{t}.parquet")]).fetchall())
+        for (tt, c), ty in want.items():
+            if tt == t:
+                assert got[c] == ty.replace("HUGEINT", "BIGINT"), (t, c, got[c], ty)
+    assert want[("rpt_delivery_kpis", "delivered")] == "BIGINT"
+    assert want[("rpt_delivery_kpis_hourly", "hour_start")].startswith("TIMESTAMP")
+    assert want[("rpt_delivery_kpis_hourly", "delivered_rate")] == "DOUBLE"
 
 
 def test_reason_lists_accept_strings_and_lists():
-    from reports.html_report import reasons_list
     assert reasons_list("stale snapshot; hourly lag") == ["stale snapshot", "hourly lag"]
     assert reasons_list(["a", None, " "]) == ["a"] and reasons_list(None) == [] and reasons_list("") == []
 
@@ -308,30 +248,34 @@ def _col(path: Path, col: str, fmt: str = "csv") -> list:
     return [r[0] for r in con.execute(f'SELECT "{col}" FROM {reader}', [str(path)]).fetchall()]
 
 
-def test_addresses_masked_by_default(exported):
+def test_addresses_masked_by_default(home, exported):
     out = exported.out_dir
     addrs = _col(out / "csv" / "dim_address_quarantine.csv", "address")
     assert "j***@gmail.com" in addrs and "***89" in addrs and "***32" in addrs
     assert "john.doe@gmail.com" not in addrs
     assert set(_col(out / "parquet" / "dim_address_quarantine.parquet", "address", "parquet")) == set(addrs)
-    # any column ending in _address is masked too
-    assert set(_col(out / "csv" / "fct_profile_history.csv", "recipient_address")) == {
-        "j***@gmail.com", "x***@y.nl", "***89"}
-    assert "qa.team@example.com" not in (out / "csv" / "rpt_proof_and_test_sends.csv").read_text()
+    # every address column is masked, in every mart that has one
+    raw = {r["address"] for r in home.query("SELECT address FROM marts.fct_profile_history")}
+    assert set(_col(out / "csv" / "fct_profile_history.csv", "address")) == {mask_address(a) for a in raw}
     for p in exported.files:
         if p.suffix in (".csv", ".html", ".json"):
-            assert "john.doe@gmail.com" not in p.read_text(encoding="utf-8"), p
+            text = p.read_text(encoding="utf-8")
+            assert "john.doe@gmail.com" not in text and "qa.team@example.com" not in text, p
+    # an address inside free text (a delivery label) is masked too, in the workbook as well
     with zipfile.ZipFile(out / "sendlens_report.xlsx") as z:
         blob = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
     assert "qa.team@example.com" not in blob and "q***@example.com" in blob
 
 
-def test_addresses_unmasked_with_include_pii(warehouse, tmp_path):
-    res = export_reports(warehouse, tmp_path / "pii", include_pii=True)
+def test_addresses_unmasked_with_include_pii(home, tmp_path):
+    res = export_reports(home.settings.warehouse, tmp_path / "pii", include_pii=True)
     addrs = _col(res.out_dir / "csv" / "dim_address_quarantine.csv", "address")
     assert "john.doe@gmail.com" in addrs and "+31612345689" in addrs
     assert "john.doe@gmail.com" in _col(res.out_dir / "parquet" / "dim_address_quarantine.parquet",
                                         "address", "parquet")
+    with zipfile.ZipFile(res.workbook) as z:
+        blob = " ".join(z.read(n).decode("utf-8", "replace") for n in z.namelist())
+    assert PROOF_LABEL in blob
 
 
 def test_workbook_has_business_sheets(exported):
@@ -339,146 +283,219 @@ def test_workbook_has_business_sheets(exported):
     assert wb in exported.files and exported.workbook == wb
     with zipfile.ZipFile(wb) as z:
         assert z.testzip() is None
-        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
+    names = _sheets(wb)
     assert names == ["About", "dash_delivery_kpis", "rpt_delivery_kpis", "rpt_kpi_reconciliation",
                      "rpt_confirmation_audit", "rpt_delivery_failure_reasons", "rpt_delivery_domains",
                      "rpt_exclusion_causes", "rpt_proof_and_test_sends"]
     assert "fct_message_status" not in names
 
 
-def test_workbook_sheet_cap_is_stated(warehouse, tmp_path):
-    res = export_reports(warehouse, tmp_path / "capped", max_sheet_rows=4)
+def test_workbook_sheet_cap_is_stated(home, tmp_path):
+    res = export_reports(home.settings.warehouse, tmp_path / "capped", max_sheet_rows=4)
+    n = home.one("SELECT count(*) AS n FROM marts.rpt_delivery_kpis")["n"]
+    assert n > 4
     with zipfile.ZipFile(res.workbook) as z:
-        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
-        idx = names.index("rpt_delivery_kpis") + 1
+        idx = _sheets(res.workbook).index("rpt_delivery_kpis") + 1
         sheet = z.read(f"xl/worksheets/sheet{idx}.xml").decode()
-    assert "CAPPED" in sheet and "of 6 rows" in sheet
+    assert "CAPPED" in sheet and f"of {n} rows" in sheet
     assert len(re.findall(r"<row ", sheet)) == 5  # header + 4 rows
 
 
-def test_html_has_every_section_and_charts(exported):
+def test_html_has_every_section_and_charts(home, exported):
     html = _html(exported)
     for sid in ("deliveries", "reconciliation", "hourly", "failures", "tracking", "domains", "quarantine",
                 "exclusions", "proofs", "audit", "quality", "files"):
         assert f'<section id="{sid}">' in html
+        assert "No data" not in _section(html, sid), sid
     assert "as of <strong>2026-01-10 00:00 UTC</strong>" in html and "run-42" in html
-    # dashboard next to report, with the explanation
+    # dashboard next to report, with the explanation: one card per delivery (proofs excluded)
     deliveries = _section(html, "deliveries")
-    assert deliveries.count('class="panel dash"') == 3 and deliveries.count('class="panel rpt"') == 3
+    dash = home.query("SELECT * FROM marts.dash_delivery_kpis ORDER BY sent DESC, delivery_id")
+    assert {d["delivery_id"] for d in dash} == {"D-1001", "D-1002", "D-1003", "D-1004"}
+    assert deliveries.count('class="panel dash"') == len(dash) == deliveries.count('class="panel rpt"')
     assert "source of truth" in deliveries and "stats_computed_at" in deliveries
-    assert "95.8%" in deliveries and "95.0%" in deliveries  # dashboard vs report delivered rate
-    # labels and channels come from other marts when the dashboard has none
+    for d in dash:  # dashboard vs report delivered rate, each in the delivery's own mode
+        rpt = home.one("SELECT delivered_rate, processed FROM marts.rpt_delivery_kpis "
+                       "WHERE delivery_id = ? AND reporting_mode = ?", [d["delivery_id"], d["reporting_mode"]])
+        card = deliveries.split(f'<span class="did">{d["delivery_id"]}</span>', 1)[1].split("</article>", 1)[0]
+        assert fmt_pct(d["delivered_rate"]) in card and fmt_pct(rpt["delivered_rate"]) in card
+        assert f"{fmt_int(d['delivered'])} of {fmt_int(d['sent'])} sent" in card
+        assert f'{d["reporting_mode"]} mode' in card
+    # labels and channels come from the confirmation audit (the dashboard has none)
     assert "January newsletter" in deliveries and ">sms<" in deliveries
-    # reconciliation: values, difference, reasons
+    # reconciliation: values, difference, reasons; agreeing KPIs folded into one line
     recon = _section(html, "reconciliation")
-    assert "Delivered %" in recon and "−0.8 pp" in recon and "+30" in recon
-    assert "Open rate excl. machine opens" in recon and "−1.1 pp" in recon
-    assert "1 other KPI agrees" in recon and "the KPI agrees" in recon  # equal KPIs are folded
-    assert "<strong>5</strong> of 7 dashboard/report KPI pairs differ" in recon
-    assert "click-implied opens" in recon and "stale snapshot" in recon
+    pairs = home.query("SELECT *, coalesce(abs(difference), 0) > 1e-9 OR "
+                       "((dashboard_value IS NULL) <> (report_value IS NULL)) AS differs "
+                       "FROM marts.rpt_kpi_reconciliation")
+    n_diff = sum(1 for p in pairs if p["differs"])
+    assert 0 < n_diff < len(pairs)
+    assert f"<strong>{n_diff}</strong> of {len(pairs)} dashboard/report KPI pairs differ" in recon
+    for did in {p["delivery_id"] for p in pairs}:
+        mine = [p for p in pairs if p["delivery_id"] == did]
+        agree = sum(1 for p in mine if not p["differs"])
+        nd = len(mine) - agree
+        text = (f"all {len(mine)} KPIs agree" if nd == 0 else
+                "1 other KPI agrees" if agree == 1 else f"{agree} other KPIs agree")
+        assert agree == 0 or text in recon, (did, text)
+    for p in pairs:
+        if p["differs"] and p["kpi"] in ("delivered", "sent", "opens", "clicks") and p["difference"] is not None:
+            assert f"{p['difference']:+,.0f}".replace("-", "−") in recon
+        for reason in reasons_list(p["reasons"]) if p["differs"] else []:
+            assert f'<span class="chip">{reason}</span>' in recon
     # hourly: one chart per delivery, both modes, 0-100% axis
     hourly = _section(html, "hourly")
-    assert hourly.count("<svg") == 3
+    n_hourly = home.one("SELECT count(DISTINCT delivery_id) AS n FROM marts.rpt_delivery_kpis_hourly "
+                        "WHERE delivery_id IN (SELECT delivery_id FROM marts.dash_delivery_kpis)")["n"]
+    assert hourly.count("<svg") == n_hourly == len(dash)
     assert "Delivered % (standard)" in hourly and "Delivered % (EFS)" in hourly
     assert "100%" in hourly and ">0%<" in hourly and "<polyline" in hourly and "<title>" in hourly
-    assert "<svg" in _section(html, "failures") and "user unknown (hard)" in _section(html, "failures")
+    failures = _section(html, "failures")
+    assert "<svg" in failures and "user unknown (hard)" in failures
     assert "<polyline" in _section(html, "tracking")
     assert "gmail.com" in _section(html, "domains") and "orange.fr" in _section(html, "domains")
     quarantine = _section(html, "quarantine")
-    assert "<svg" in quarantine and "denylisted" in quarantine
+    assert "<svg" in quarantine and '<span class="badge denylisted">denylisted</span>' in quarantine
+    assert '<span class="badge quarantine">quarantine</span>' in quarantine
     audit = _section(html, "audit")
     assert "confirmed by operator without start deliveries" in audit
     assert "sent without required confirmation" in audit and "started before confirmation" in audit
     assert 'title="sent_without_required_confirmation"' in audit and "+25 min" in audit
-    assert "<strong>2</strong> of 3 deliveries" in audit
+    n_flag = home.one("SELECT count(*) AS n FROM marts.rpt_confirmation_audit WHERE finding IS NOT NULL")["n"]
+    n_all = home.one("SELECT count(*) AS n FROM marts.rpt_confirmation_audit")["n"]
+    assert (n_flag, n_all) == (3, 5) and f"<strong>{n_flag}</strong> of {n_all} deliveries" in audit
     quality = _section(html, "quality")
     assert "hard_bounce_then_delivered" in quality and "&lt;M7, M9&gt;" in quality
     assert "<path" in html
 
 
-def test_html_is_self_contained_and_escaped(exported):
+def test_html_totals_are_the_marts(home, exported):
+    """The machine-readable totals of the page are the marts' (each message and event once)."""
+    html = _html(exported)
+    tiles = dict(re.findall(r'data-total="([^"]+)" data-value="([^"]*)"', html))
+    assert int(tiles["deliveries"]) == 4
+    failed = home.one("SELECT sum(f.messages) AS n FROM marts.rpt_delivery_failure_reasons f "
+                      "JOIN marts.dash_delivery_kpis d USING (delivery_id, reporting_mode)")["n"]
+    assert int(tiles["failed_messages"]) == failed > 0
+    opens = home.one("SELECT sum(opens) AS n FROM marts.rpt_delivery_engagement_hourly")["n"]
+    assert int(tiles["opens"]) == opens > 0
+    counts = {r["delivery_id"]: r for r in home.query("SELECT * FROM marts.rpt_exclusion_causes")}
+    exclusions = _section(html, "exclusions")
+    assert counts and all(r["exclusion_reason"] in exclusions for r in counts.values())
+
+
+def test_html_is_self_contained_and_escaped(home, exported):
     html = _html(exported)
     assert not re.search(r'(?:src|href)\s*=\s*["\']?\s*(?:https?:)?//', html, re.I)
     assert "http://" not in html and "https://" not in html
     assert "<script" not in html.lower() and "<link" not in html.lower() and "@import" not in html
     assert "Flash sale &lt;48h&gt; &amp; more" in html and "Flash sale <48h>" not in html
-    # rates as percentages with one decimal
+    # rates as percentages with one decimal: 7 of the 8 messages of D-1001 delivered
+    rate = home.one("SELECT delivered_rate FROM marts.dash_delivery_kpis WHERE delivery_id = 'D-1001'")
+    assert rate["delivered_rate"] == 0.875
     assert "87.5%" in html and "0.875" not in html
     # relative links to the exported files only
     assert 'href="csv/fct_message_status.csv"' in html
     assert 'href="parquet/fct_message_status.parquet"' in html
 
 
-def test_sections_degrade_to_no_data_when_tables_missing(tmp_path):
-    wh = build_warehouse(tmp_path / "partial.duckdb",
-                         drop=("rpt_delivery_kpis_hourly", "rpt_kpi_reconciliation", "rpt_delivery_failure_reasons",
-                               "rpt_delivery_domains", "rpt_tracking_hourly", "rpt_exclusion_causes",
-                               "rpt_proof_and_test_sends", "fct_message_status"),
-                         empty=("dim_address_quarantine", "rpt_confirmation_audit"))
+@pytest.mark.parametrize("change, mart, column", [
+    ("ALTER TABLE marts.rpt_delivery_kpis RENAME COLUMN processed TO processed_messages",
+     "rpt_delivery_kpis", "processed"),
+    ("ALTER TABLE marts.rpt_delivery_engagement_hourly DROP COLUMN clicks",
+     "rpt_delivery_engagement_hourly", "clicks"),
+    ("DROP TABLE marts.rpt_delivery_domains", "rpt_delivery_domains", None),
+])
+def test_a_mart_column_the_report_reads_is_a_contract(home, tmp_path, change, mart, column):
+    """Renaming or dropping a mart column (or a mart) the report reads fails the report with
+    an error naming that mart and column, instead of a silently empty section."""
+    assert mart in REPORT_COLUMNS and (column is None or column in REPORT_COLUMNS[mart])
+    wh = _copy(home, tmp_path)
+    _sql(wh, change)
+    with pytest.raises(MartContractError) as err:
+        export_reports(wh, tmp_path / "out")
+    named = f"marts.{mart}.{column}" if column else f"marts.{mart} (the mart itself)"
+    assert named in str(err.value)
+    assert err.value.missing == [(mart, column)]
+    assert not (tmp_path / "out" / "report.html").exists()
+
+
+def _empty(wh: Path, marts: list[str]) -> None:
+    con = duckdb.connect(str(wh))
+    try:
+        for t in marts:
+            kind = con.execute("SELECT table_type FROM information_schema.tables WHERE table_schema = 'marts' "
+                               "AND table_name = ?", [t]).fetchone()[0]
+            if kind == "VIEW":  # a view is replaced by an empty table with its columns
+                con.execute(f"CREATE TABLE marts._empty AS SELECT * FROM marts.{t} LIMIT 0")
+                con.execute(f"DROP VIEW marts.{t}")
+                con.execute(f"ALTER TABLE marts._empty RENAME TO {t}")
+            else:
+                con.execute(f"DELETE FROM marts.{t}")
+    finally:
+        con.close()
+
+
+def test_sections_say_no_data_when_marts_are_empty(home, tmp_path):
+    wh = _copy(home, tmp_path)
+    _empty(wh, [t for t in REPORT_COLUMNS if t not in ("dash_delivery_kpis", "rpt_delivery_kpis")])
     res = export_reports(wh, tmp_path / "out")
     assert res.warnings == []
     html = _html(res)
     for sid in ("reconciliation", "hourly", "failures", "tracking", "domains", "quarantine", "exclusions",
                 "proofs", "audit", "quality"):
         assert "No data" in _section(html, sid), sid
-    assert "No data" not in _section(html, "deliveries")
-    with zipfile.ZipFile(res.workbook) as z:
-        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
-    assert "rpt_kpi_reconciliation" not in names and "rpt_delivery_kpis" in names
+    assert "No data" not in _section(html, "deliveries") and 'class="panel rpt"' in _section(html, "deliveries")
+    assert "rpt_kpi_reconciliation" in _sheets(res.workbook)
     # empty marts are still exported (header only)
     assert (res.out_dir / "csv" / "dim_address_quarantine.csv").read_text().startswith("address,")
     assert res.row_counts["dim_address_quarantine"] == 0
 
 
-def test_failures_fall_back_to_message_status(tmp_path):
-    wh = build_warehouse(tmp_path / "w.duckdb", drop=("rpt_delivery_failure_reasons",))
-    html = _html(export_reports(wh, tmp_path / "out"))
-    failures = _section(html, "failures")
-    assert "<svg" in failures and "fct_message_status" in failures and "mailbox full" not in failures
-    assert "user unknown (hard)" in failures
-
-
-def test_report_only_without_dashboard(tmp_path):
-    wh = build_warehouse(tmp_path / "w.duckdb", drop=("dash_delivery_kpis",))
+def test_report_only_without_dashboard_snapshot(home, tmp_path):
+    wh = _copy(home, tmp_path)
+    _empty(wh, ["dash_delivery_kpis"])
     res = export_reports(wh, tmp_path / "out")
     assert res.warnings == []
     d = _section(_html(res), "deliveries")
-    assert "no dashboard snapshot" in d and 'class="panel rpt"' in d and "95.0%" in d
+    assert "no dashboard snapshot" in d and 'class="panel rpt"' in d
+    rate = home.one("SELECT delivered_rate FROM marts.rpt_delivery_kpis "
+                    "WHERE delivery_id = 'D-1001' AND reporting_mode = 'standard'")["delivered_rate"]
+    assert fmt_pct(rate) in d
 
 
-def test_warehouse_without_marts(tmp_path):
+def test_warehouse_without_marts_is_an_error_naming_them(tmp_path):
     wh = tmp_path / "empty.duckdb"
     duckdb.connect(str(wh)).close()
-    res = export_reports(wh, tmp_path / "out")
-    assert res.row_counts == {} and res.warnings == []
-    html = _html(res)
-    assert html.count("No data") >= 10
-    with zipfile.ZipFile(res.workbook) as z:
-        assert re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode()) == ["About"]
+    with pytest.raises(MartContractError) as err:
+        export_reports(wh, tmp_path / "out")
+    assert {t for t, c in err.value.missing} == set(REPORT_COLUMNS)
+    assert "marts.dash_delivery_kpis (the mart itself)" in str(err.value)
 
 
-def test_warehouse_opened_read_only_and_missing_file_errors(warehouse, tmp_path):
+def test_warehouse_opened_read_only_and_missing_file_errors(home, tmp_path):
     # A writer holding the file would block us; a second read-only export works side by side.
-    ro = duckdb.connect(str(warehouse), read_only=True)
+    ro = duckdb.connect(str(home.settings.warehouse), read_only=True)
     try:
-        res = export_reports(warehouse, tmp_path / "side")
-        assert res.row_counts["fct_message_status"] == 12
+        res = export_reports(home.settings.warehouse, tmp_path / "side")
+        assert res.row_counts["fct_message_status"] == home.one(
+            "SELECT count(*) AS n FROM marts.fct_message_status")["n"]
     finally:
         ro.close()
     with pytest.raises(FileNotFoundError):
         export_reports(tmp_path / "nope.duckdb", tmp_path / "x")
 
 
-def test_re_export_removes_files_of_dropped_marts(warehouse, tmp_path):
+def test_re_export_removes_files_of_dropped_marts(home, tmp_path):
+    wh = _copy(home, tmp_path)
     out = tmp_path / "same"
-    export_reports(warehouse, out)
-    assert (out / "csv" / "rpt_tracking_hourly.csv").exists()
-    con = duckdb.connect(str(warehouse))
-    con.execute("DROP TABLE marts.rpt_tracking_hourly")
-    con.close()
-    export_reports(warehouse, out)
-    assert not (out / "csv" / "rpt_tracking_hourly.csv").exists()
-    assert not (out / "parquet" / "rpt_tracking_hourly.parquet").exists()
+    export_reports(wh, out)
+    assert "rpt_data_quality_findings" not in REPORT_COLUMNS  # a mart the report does not read
+    assert (out / "csv" / "rpt_data_quality_findings.csv").exists()
+    _sql(wh, "DROP TABLE marts.rpt_data_quality_findings")
+    export_reports(wh, out)
+    assert not (out / "csv" / "rpt_data_quality_findings.csv").exists()
+    assert not (out / "parquet" / "rpt_data_quality_findings.parquet").exists()
 
 
 def test_charts_render_svg():
@@ -491,8 +508,24 @@ def test_charts_render_svg():
     assert bars.count("<rect") == 3 and "…" in bars
 
 
+def test_templates_escape_everything_but_the_charts():
+    """Autoescape is on and no template marks a value safe by hand; only report_charts makes
+    markup (of SVG that charts.py escaped itself)."""
+    from reports.html_report import environment
+
+    templates = list((REPORTS_DIR / "templates").glob("*.j2"))
+    assert len(templates) >= 10
+    assert all(environment().autoescape(t.name) for t in templates if t.name.endswith(".html.j2"))
+    for t in templates:
+        text = t.read_text()
+        assert "|safe" not in text.replace(" ", "") and "autoescape false" not in text, t.name
+    for py in REPORTS_DIR.rglob("*.py"):
+        if "Markup(" in py.read_text():
+            assert py.name == "report_charts.py", py.name
+
+
 def test_reports_package_does_not_import_sendlens():
-    for py in REPORTS_DIR.glob("*.py"):
+    for py in REPORTS_DIR.rglob("*.py"):
         tree = ast.parse(py.read_text())
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
