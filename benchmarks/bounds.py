@@ -19,8 +19,8 @@ from pathlib import Path
 
 import duckdb
 
-from expectations.helper import SuiteHelper
-from expectations.runner import validate_warehouse
+from sendlens.expectations.helper import SuiteHelper
+from sendlens.expectations.runner import validate_warehouse
 from sendlens.config import load_settings
 from sendlens.core.sql import identifier, literal
 

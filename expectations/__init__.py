@@ -1,5 +1,5 @@
 """Data-quality suites (Great Expectations JSON in ``suites/``) and their runner."""
 
-from expectations.runner import CheckReport, CheckResult, validate_warehouse
+from sendlens.expectations.runner import CheckReport, CheckResult, validate_warehouse
 
 __all__ = ["CheckReport", "CheckResult", "validate_warehouse"]

@@ -16,9 +16,9 @@ from datetime import datetime
 
 import duckdb
 
-from expectations.formatting import _first_line
-from expectations.results import SAMPLE_VALUES, CheckResult
-from expectations.warehouse import MART_SCHEMA, STAGING_SCHEMA, _files, _glob_columns, _Warehouse
+from sendlens.expectations.formatting import _first_line
+from sendlens.expectations.results import SAMPLE_VALUES, CheckResult
+from sendlens.expectations.warehouse import MART_SCHEMA, STAGING_SCHEMA, _files, _glob_columns, _Warehouse
 
 
 def _send_log_relation(con: duckdb.DuckDBPyConnection, wh: _Warehouse,

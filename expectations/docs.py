@@ -11,8 +11,8 @@ from pathlib import Path
 
 import jinja2
 
-from expectations.formatting import _fmt_kwargs
-from expectations.results import CheckReport
+from sendlens.expectations.formatting import _fmt_kwargs
+from sendlens.expectations.results import CheckReport
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 TEMPLATE = "data_docs.html.j2"

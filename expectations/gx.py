@@ -9,10 +9,10 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
-from expectations.formatting import _first_line
-from expectations.results import SAMPLE_VALUES
-from expectations.split import _Part, _split
-from expectations.suite_defs import SuiteDef
+from sendlens.expectations.formatting import _first_line
+from sendlens.expectations.results import SAMPLE_VALUES
+from sendlens.expectations.split import _Part, _split
+from sendlens.expectations.suite_defs import SuiteDef
 
 
 def _import_great_expectations():

@@ -20,7 +20,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-from expectations.runner import CheckResult, SuiteJob
+from sendlens.expectations.runner import CheckResult, SuiteJob
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 
@@ -38,7 +38,7 @@ class SuiteHelper:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_DIR), env.get("PYTHONPATH")) if p)
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "expectations.helper", str(theirs.fileno())],
+                [sys.executable, "-m", "sendlens.expectations.helper", str(theirs.fileno())],
                 pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         finally:
             theirs.close()
@@ -101,7 +101,7 @@ class SuiteHelper:
 
 
 def _serve(conn: Connection) -> None:
-    from expectations.runner import SuiteSession, preload
+    from sendlens.expectations.runner import SuiteSession, preload
 
     try:
         preload()

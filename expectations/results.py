@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from expectations.formatting import _fmt_kwargs
+from sendlens.expectations.formatting import _fmt_kwargs
 
 SAMPLE_VALUES = 5  # unexpected values kept per expectation
 

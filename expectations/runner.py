@@ -41,17 +41,17 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from expectations.checks import (_RULES, _check, _cross_status_vs_log, _freshness_as_of,
+from sendlens.expectations.checks import (_RULES, _check, _cross_status_vs_log, _freshness_as_of,
                                  _rule_check, _send_log_relation)
-from expectations.chunks import CHUNK_ROWS
-from expectations.docs import write_docs
-from expectations.gx import _GX, preload
-from expectations.results import (SAMPLE_VALUES, CheckReport, CheckResult, ExpectationOutcome,
+from sendlens.expectations.chunks import CHUNK_ROWS
+from sendlens.expectations.docs import write_docs
+from sendlens.expectations.gx import _GX, preload
+from sendlens.expectations.results import (SAMPLE_VALUES, CheckReport, CheckResult, ExpectationOutcome,
                                   Status)
-from expectations.split import _split  # noqa: F401  (tests import it from here)
-from expectations.suite_defs import SUITES_DIR, SuiteDef, load_suites
-from expectations.validation import _run_suite
-from expectations.warehouse import MART_SCHEMA, STAGING_SCHEMA, _Warehouse, connect
+from sendlens.expectations.split import _split  # noqa: F401  (tests import it from here)
+from sendlens.expectations.suite_defs import SUITES_DIR, SuiteDef, load_suites
+from sendlens.expectations.validation import _run_suite
+from sendlens.expectations.warehouse import MART_SCHEMA, STAGING_SCHEMA, _Warehouse, connect
 
 __all__ = [
     "CHUNK_ROWS", "MART_SCHEMA", "SAMPLE_VALUES", "STAGING_SCHEMA", "SUITES_DIR", "CheckReport",

@@ -5,8 +5,8 @@ The JSON files are what reviewers read and what the runner loads (Great Expectat
 ``meta``). They are generated from this module so that the landing suites follow the landing
 contract (``ingest.contracts``) and the mart suites follow SPEC section 6:
 
-    python -m expectations.suite_builder          # rewrite the JSON files
-    python -m expectations.suite_builder --check  # exit 1 if they are out of date
+    python -m sendlens.expectations.suite_builder          # rewrite the JSON files
+    python -m sendlens.expectations.suite_builder --check  # exit 1 if they are out of date
 
 ``tests/test_expectations.py`` fails when the JSON files and this module disagree.
 
@@ -33,7 +33,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ingest.contracts import CHANNELS, CONTRACTS, FAILURE_REASONS
+from sendlens.ingest.contracts import CHANNELS, CONTRACTS, FAILURE_REASONS
 
 SUITES_DIR = Path(__file__).resolve().parent / "suites"
 

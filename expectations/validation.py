@@ -11,12 +11,12 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from expectations.chunks import _chunks, _pandas_schema, _to_pandas
-from expectations.formatting import _first_line, _plain
-from expectations.gx import _GX
-from expectations.results import SAMPLE_VALUES, CheckResult, ExpectationOutcome, Status
-from expectations.suite_defs import SuiteDef
-from expectations.warehouse import (MART_SCHEMA, STAGING_SCHEMA, _files, _glob_columns, _type_ok,
+from sendlens.expectations.chunks import _chunks, _pandas_schema, _to_pandas
+from sendlens.expectations.formatting import _first_line, _plain
+from sendlens.expectations.gx import _GX
+from sendlens.expectations.results import SAMPLE_VALUES, CheckResult, ExpectationOutcome, Status
+from sendlens.expectations.suite_defs import SuiteDef
+from sendlens.expectations.warehouse import (MART_SCHEMA, STAGING_SCHEMA, _files, _glob_columns, _type_ok,
                                     _Warehouse)
 from sendlens.core.sql import identifier
 

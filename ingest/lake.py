@@ -19,7 +19,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contracts import CONTRACTS, Contract, contract as get_contract
+from sendlens.ingest.contracts import CONTRACTS, Contract, contract as get_contract
 from sendlens.core.files import fsync_path, fsync_tree
 from sendlens.core.sql import glob_escape, glob_literal, identifier, literal
 

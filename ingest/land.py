@@ -9,10 +9,10 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.contracts import Bounds, contract as get_contract
-from ingest.lake import BatchRecord, Lake, sha256_of
-from ingest.readers import UnreadableFile, load_raw
-from ingest.validate import duplicate_sql, raw_record_sql, validation_sql
+from sendlens.ingest.contracts import Bounds, contract as get_contract
+from sendlens.ingest.lake import BatchRecord, Lake, sha256_of
+from sendlens.ingest.readers import UnreadableFile, load_raw
+from sendlens.ingest.validate import duplicate_sql, raw_record_sql, validation_sql
 from sendlens.core.sql import identifier, literal
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ingest.contracts import MAX_OFFSET_MINUTES, Bounds, Column, Contract
-from ingest.readers import RawColumn
+from sendlens.ingest.contracts import MAX_OFFSET_MINUTES, Bounds, Column, Contract
+from sendlens.ingest.readers import RawColumn
 from sendlens.core.sql import identifier, literal
 
 TRUE_WORDS = ("true", "t", "1", "yes", "y")

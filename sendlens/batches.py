@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import EMPTY_BATCH, RETIRED_DIR, Lake
+from sendlens.ingest.lake import EMPTY_BATCH, RETIRED_DIR, Lake
 from sendlens.config import Settings, utc_now
 from sendlens.core.sql import literal
 from sendlens.errors import SendlensError

@@ -176,7 +176,7 @@ class Settings:
 
     def bounds(self):
         """The range rules, for ingest (``ingest.contracts.Bounds``)."""
-        from ingest.contracts import Bounds
+        from sendlens.ingest.contracts import Bounds
 
         return Bounds(earliest_at=self.earliest_at, latest_ahead_days=float(self.latest_ahead_days),
                       max_validity_hours=float(self.max_validity_hours), max_attempt=int(self.max_attempt))

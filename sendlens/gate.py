@@ -43,7 +43,7 @@ def run_suites(db: Path, *, as_of: datetime, failed: str, memory_limit: str | No
     try:
         with warnings.catch_warnings():  # great-expectations imports pyspark, which warns about pandas 3
             warnings.simplefilter("ignore", FutureWarning)
-            from expectations.runner import validate_warehouse
+            from sendlens.expectations.runner import validate_warehouse
     except ImportError:
         return None
     report = validate_warehouse(db, as_of=as_of, memory_limit=memory_limit,

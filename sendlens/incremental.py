@@ -20,7 +20,7 @@ from pathlib import Path
 
 import duckdb
 
-from ingest.lake import Lake
+from sendlens.ingest.lake import Lake
 from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
 from sendlens.publish import describe_unfinished, unfinished_in_place_build
 

@@ -161,8 +161,8 @@ def _quality_gate(settings: Settings, marts_dir: Path, as_of: datetime, progress
     catalog of views; the landing suites read the lake."""
     import duckdb
 
-    from ingest.contracts import KINDS
-    from ingest.lake import Lake
+    from sendlens.ingest.contracts import KINDS
+    from sendlens.ingest.lake import Lake
 
     progress("running data-quality suites on the Spark marts")
     db = settings.staging_dir / f"spark-check-{uuid.uuid4().hex[:12]}.duckdb"

@@ -20,9 +20,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.esp import map_export
-from ingest.esp.errors import EventRejected
-from ingest.esp.fields import parse_ts
+from sendlens.ingest.esp import map_export
+from sendlens.ingest.esp.errors import EventRejected
+from sendlens.ingest.esp.fields import parse_ts
 from sendlens import pipeline
 from tests.scenario import Scenario
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from expectations import suite_builder
-from expectations.runner import CheckReport, load_suites, validate_warehouse
-from ingest.contracts import CONTRACTS
+from sendlens.expectations import suite_builder
+from sendlens.expectations.runner import CheckReport, load_suites, validate_warehouse
+from sendlens.ingest.contracts import CONTRACTS
 
 AS_OF = datetime(2026, 1, 8, 0, 0, 0)
 
@@ -165,11 +165,11 @@ def _failing_lines(report: CheckReport) -> str:
 def test_suite_json_files_are_up_to_date():
     built = suite_builder.build_suites()
     on_disk = {p.stem for p in suite_builder.SUITES_DIR.glob("*.json")}
-    assert on_disk == set(built), "run: python -m expectations.suite_builder"
+    assert on_disk == set(built), "run: python -m sendlens.expectations.suite_builder"
     for name, suite in built.items():
         text = (suite_builder.SUITES_DIR / f"{name}.json").read_text()
         assert text == suite_builder.render(suite), (
-            f"{name}.json is out of date: run python -m expectations.suite_builder")
+            f"{name}.json is out of date: run python -m sendlens.expectations.suite_builder")
 
 
 def test_one_suite_per_landing_kind_and_public_mart():
@@ -435,7 +435,7 @@ def test_null_rate_warning_with_row_condition(variant):
 def test_suites_split_into_parts_that_share_columns():
     # Each expectation is validated on the columns it reads; one with a row condition reads the
     # condition's column too. Every expectation lands in exactly one part.
-    from expectations.runner import _split
+    from sendlens.expectations.runner import _split
 
     for suite in load_suites():
         parts = _split(suite.expectations)
@@ -460,7 +460,7 @@ def test_suites_split_into_parts_that_share_columns():
 
 
 def test_unreadable_row_condition_validates_on_the_whole_frame():
-    from expectations.runner import _split
+    from sendlens.expectations.runner import _split
 
     exps = (
         {"type": "expect_column_to_exist", "kwargs": {"column": "a"}},
@@ -482,7 +482,7 @@ def _comparable(report: CheckReport) -> list[tuple]:
 
 
 def test_a_helper_process_shares_the_suites_with_the_same_results(variant):
-    from expectations.helper import SuiteHelper
+    from sendlens.expectations.helper import SuiteHelper
 
     db = variant("update marts.fct_message_status set status = 'bounced' where message_id = 'm1'",
                  "update staging.stg_tracking set url = null")
@@ -501,7 +501,7 @@ def test_a_helper_process_shares_the_suites_with_the_same_results(variant):
 
 
 def test_a_dead_helper_leaves_the_suites_to_this_process(base_db):
-    from expectations.helper import SuiteHelper
+    from sendlens.expectations.helper import SuiteHelper
 
     helper = SuiteHelper()
     helper.kill()
@@ -513,7 +513,7 @@ def test_a_dead_helper_leaves_the_suites_to_this_process(base_db):
 
 
 def test_memory_limit_is_split_between_processes():
-    from expectations.runner import share_memory
+    from sendlens.expectations.runner import share_memory
 
     assert share_memory("12GB", 2) == "6000MB"
     assert share_memory("6GiB", 2) == "3221MB"

@@ -11,9 +11,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.contracts import CONTRACTS, FAILURE_REASONS, KINDS
-from ingest.readers import load_raw
-from ingest.validate import validation_sql
+from sendlens.ingest.contracts import CONTRACTS, FAILURE_REASONS, KINDS
+from sendlens.ingest.readers import load_raw
+from sendlens.ingest.validate import validation_sql
 from sendlens.sample import UA_MPP, generate
 
 SAMPLE = 50_000

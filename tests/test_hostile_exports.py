@@ -28,7 +28,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from reports import export_reports
+from sendlens.reports import export_reports
 from sendlens import pipeline
 from tests.scenario import Scenario
 
@@ -210,7 +210,7 @@ def test_default_export_has_no_raw_address_in_any_file(home, exported):
 
 
 def test_pseudonyms_are_keyed_joinable_and_pii_export_is_raw(home, tmp_path):
-    from reports.warehouse import pseudonymise
+    from sendlens.reports.warehouse import pseudonymise
 
     key = "home-secret-" + "k" * 40
     a = export_reports(home.settings.warehouse, tmp_path / "a", pseudonym_key=key)

@@ -204,9 +204,9 @@ def test_out_of_range_values_are_rejected_with_the_allowed_range(settings, tmp_p
 
 
 def test_bounds_are_configurable_for_canonical_and_esp_ingest(settings, tmp_path):
-    from ingest.contracts import Bounds
-    from ingest.esp import ingest_export
-    from ingest.land import ingest_file
+    from sendlens.ingest.contracts import Bounds
+    from sendlens.ingest.esp import ingest_export
+    from sendlens.ingest.land import ingest_file
 
     lake = pipeline.init_home(settings)
     con = pipeline.connect(settings)
@@ -366,8 +366,8 @@ def test_utc_offsets_beyond_18_hours_are_rejected_naming_the_offset(settings, tm
     assert got == {"e4": datetime(2026, 1, 4, 14, 0), "e5": datetime(2026, 1, 5, 2, 30, 0, 500000),
                    "e6": datetime(2026, 1, 5, 13, 0)}
     # the ESP timestamp parser has the same rule
-    from ingest.esp.errors import EventRejected
-    from ingest.esp.fields import parse_ts
+    from sendlens.ingest.esp.errors import EventRejected
+    from sendlens.ingest.esp.fields import parse_ts
     with pytest.raises(EventRejected, match=r"offset \+99:00 is outside"):
         parse_ts("2026-03-02T10:00:00+99:00", "timestamp")
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from ingest.contracts import KINDS
+from sendlens.ingest.contracts import KINDS
 from sendlens.sample import DEFAULT_START, generate
 from sendlens import pipeline
 from sendlens.config import Settings
@@ -238,7 +238,7 @@ def test_full_refresh_when_models_or_settings_change(history, tmp_path):
 def test_quality_gate_of_an_incremental_build_reads_the_recomputed_rows(history):
     """The suites of an incremental build validate the recomputed messages' and addresses' rows
     of the large tables, and whole tables elsewhere."""
-    from expectations.runner import validate_warehouse
+    from sendlens.expectations.runner import validate_warehouse
     from sendlens import kept
     from sendlens.dbt_runner import manifest_path
 

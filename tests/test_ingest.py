@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from ingest.contracts import CONTRACTS, KINDS
+from sendlens.ingest.contracts import CONTRACTS, KINDS
 from sendlens import pipeline
 from sendlens.config import load_settings
 

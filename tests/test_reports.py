@@ -20,10 +20,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from reports import ExportResult, export_reports, mask_address
-from reports.charts import Bar, Series, hbar_chart, line_chart
-from reports.contract import REPORT_COLUMNS, MartContractError
-from reports.format import fmt_int, fmt_pct, reasons_list
+from sendlens.reports import ExportResult, export_reports, mask_address
+from sendlens.reports.charts import Bar, Series, hbar_chart, line_chart
+from sendlens.reports.contract import REPORT_COLUMNS, MartContractError
+from sendlens.reports.format import fmt_int, fmt_pct, reasons_list
 from tests.scenario import Scenario
 
 REPORTS_DIR = Path(__file__).resolve().parents[1] / "reports"
@@ -511,7 +511,7 @@ def test_charts_render_svg():
 def test_templates_escape_everything_but_the_charts():
     """Autoescape is on and no template marks a value safe by hand; only report_charts makes
     markup (of SVG that charts.py escaped itself)."""
-    from reports.html_report import environment
+    from sendlens.reports.html_report import environment
 
     templates = list((REPORTS_DIR / "templates").glob("*.j2"))
     assert len(templates) >= 10

@@ -4,6 +4,7 @@ empty folder (the dbt project travels as package data, setup.py)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -14,16 +15,35 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _source_tree(target: Path) -> Path:
+    """The repository's files that git sees (links kept as links), without a build/ folder an earlier
+    in-tree build may have left: the wheel is built from what a clone has."""
+    files = subprocess.run(["git", "-C", str(ROOT), "ls-files", "-z", "--cached", "--others", "--exclude-standard"], check=True,
+                           capture_output=True).stdout.decode().split("\0")
+    for name in filter(None, files):
+        src, dst = ROOT / name, target / name
+        if not src.exists() and not src.is_symlink():
+            continue  # deleted in the work tree, not yet committed
+        dst.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(src, dst, follow_symlinks=False)
+    return target
+
+
 @pytest.mark.slow
 def test_an_installed_wheel_runs_the_demo_in_an_empty_folder(tmp_path):
     wheels = tmp_path / "wheels"
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(ROOT)],
+    source = _source_tree(tmp_path / "source")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
                    check=True, capture_output=True, text=True, cwd=tmp_path)
     [wheel] = wheels.glob("sendlens-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "sendlens/project/dbt_project.yml" in names and "sendlens/project/profiles.yml" in names
     assert any(n.startswith("sendlens/project/models/marts/") and n.endswith(".sql") for n in names)
-    assert "expectations/suites/fct_message_status.json" in names
+    assert "sendlens/expectations/suites/fct_message_status.json" in names
+    assert "sendlens/expectations/templates/data_docs.html.j2" in names
+    assert any(n.startswith("sendlens/reports/templates/") and n.endswith(".j2") for n in names)
+    # one top-level package: nothing that can clash in site-packages (ingest, reports, ...)
+    assert {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")} == {"sendlens"}
 
     site = tmp_path / "site"  # installed apart from the repository; the dependencies are the venv's
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(site), str(wheel)],

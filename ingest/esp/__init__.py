@@ -20,13 +20,13 @@ from types import ModuleType
 
 import duckdb
 
-from ingest.contracts import Bounds
-from ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
-from ingest.esp.errors import NotJson
-from ingest.esp.events import read_events
-from ingest.esp.mapping import Mapped, delivery_paths, map_all
-from ingest.lake import Lake, sha256_of
-from ingest.land import IngestError, IngestOutcome
+from sendlens.ingest.contracts import Bounds
+from sendlens.ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
+from sendlens.ingest.esp.errors import NotJson
+from sendlens.ingest.esp.events import read_events
+from sendlens.ingest.esp.mapping import Mapped, delivery_paths, map_all
+from sendlens.ingest.lake import Lake, sha256_of
+from sendlens.ingest.land import IngestError, IngestOutcome
 
 PROVIDERS: dict[str, ModuleType] = {
     "ses": ses,
@@ -57,7 +57,7 @@ def ingest_export(con: duckdb.DuckDBPyConnection, lake: Lake, source: str, path:
                   delivery_field: str | None = None, bounds: Bounds | None = None) -> list[IngestOutcome]:
     """Land one provider export as one batch. Re-ingesting the same content is a no-op.
     ``bounds``: the range rules (None: ``Bounds()`` defaults), as for canonical files."""
-    from ingest.esp.writer import write_batch
+    from sendlens.ingest.esp.writer import write_batch
 
     _provider(source)
     path = Path(path)

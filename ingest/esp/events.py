@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ingest.esp.errors import MAX_JSON_DEPTH, NotJson
+from sendlens.ingest.esp.errors import MAX_JSON_DEPTH, NotJson
 
 
 # ---- reading ------------------------------------------------------------------------------

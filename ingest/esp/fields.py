@@ -9,8 +9,8 @@ import re
 from datetime import datetime, timedelta
 from typing import Any
 
-from ingest.contracts import MAX_OFFSET_MINUTES
-from ingest.esp.errors import EventRejected
+from sendlens.ingest.contracts import MAX_OFFSET_MINUTES
+from sendlens.ingest.esp.errors import EventRejected
 
 
 # ---- field access -------------------------------------------------------------------------

@@ -12,10 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable
 
-from ingest.contracts import Bounds
-from ingest.esp.errors import DEFAULT_VALIDITY_HOURS, MACHINE_OPEN_SUFFIX, WHOLE_EVENT, EventRejected
-from ingest.esp.events import RawEvent, _too_deep
-from ingest.esp.fields import lookup, text
+from sendlens.ingest.contracts import Bounds
+from sendlens.ingest.esp.errors import DEFAULT_VALIDITY_HOURS, MACHINE_OPEN_SUFFIX, WHOLE_EVENT, EventRejected
+from sendlens.ingest.esp.events import RawEvent, _too_deep
+from sendlens.ingest.esp.fields import lookup, text
 
 
 # ---- per-event output ---------------------------------------------------------------------

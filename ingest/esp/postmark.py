@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.esp.errors import EventRejected, unsupported
-from ingest.esp.events import hashed_id
-from ingest.esp.fields import address_of, parse_ts, req, text
-from ingest.esp.mapping import Context, EventRows
-from ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.errors import EventRejected, unsupported
+from sendlens.ingest.esp.events import hashed_id
+from sendlens.ingest.esp.fields import address_of, parse_ts, req, text
+from sendlens.ingest.esp.mapping import Context, EventRows
+from sendlens.ingest.esp.smtp import classify, smtp_code
 
 SOURCE = "postmark"
 DEFAULT_DELIVERY_FIELDS = ("Tag", "MessageStream")

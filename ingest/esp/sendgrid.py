@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from ingest.esp.errors import EventRejected, unsupported
-from ingest.esp.events import hashed_id
-from ingest.esp.fields import address_of, as_bool, as_int, parse_ts, strip_brackets, text
-from ingest.esp.mapping import Context, EventRows, machine_user_agent
-from ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.errors import EventRejected, unsupported
+from sendlens.ingest.esp.events import hashed_id
+from sendlens.ingest.esp.fields import address_of, as_bool, as_int, parse_ts, strip_brackets, text
+from sendlens.ingest.esp.mapping import Context, EventRows, machine_user_agent
+from sendlens.ingest.esp.smtp import classify, smtp_code
 
 SOURCE = "sendgrid"
 DEFAULT_DELIVERY_FIELDS = ("category",)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ingest.esp.fields import text
+from sendlens.ingest.esp.fields import text
 
 
 # ---- failure reasons ----------------------------------------------------------------------

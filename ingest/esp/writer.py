@@ -12,10 +12,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from ingest.contracts import CONTRACTS
-from ingest.esp.mapping import Mapped, utc_now
-from ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql
-from ingest.land import IngestError, IngestOutcome
+from sendlens.ingest.contracts import CONTRACTS
+from sendlens.ingest.esp.mapping import Mapped, utc_now
+from sendlens.ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql
+from sendlens.ingest.land import IngestError, IngestOutcome
 from sendlens.core.sql import identifier, literal
 
 _ARROW = {

@@ -9,8 +9,8 @@ import threading
 from datetime import datetime
 from pathlib import Path
 
-from ingest.contracts import KINDS
-from ingest.lake import Lake
+from sendlens.ingest.contracts import KINDS
+from sendlens.ingest.lake import Lake
 from sendlens import gate, kept
 from sendlens.commands.home import Progress
 from sendlens.config import Settings
@@ -24,7 +24,7 @@ def preload_checks() -> threading.Thread:
     when the quality gate imports it for real."""
     def load() -> None:
         try:
-            from expectations.runner import preload
+            from sendlens.expectations.runner import preload
 
             preload()
         except Exception:
@@ -38,7 +38,7 @@ def start_suite_helper():
     """A second process for the suites, started now so that it imports great-expectations
     while dbt runs; None when it cannot start (the suites then run in this process)."""
     try:
-        from expectations.helper import SuiteHelper
+        from sendlens.expectations.helper import SuiteHelper
 
         return SuiteHelper()
     except Exception:

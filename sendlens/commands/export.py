@@ -24,8 +24,8 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
            progress: Progress = quiet, run_id: str | None = None):
     """Write CSV and Parquet of every public mart, an Excel workbook, the HTML report, the
     data-quality report and a manifest into ``out`` (default ``<home>/exports/<run-id>``)."""
-    from reports.export import export_reports
-    from reports.warehouse import mask_emails
+    from sendlens.reports.export import export_reports
+    from sendlens.reports.warehouse import mask_emails
 
     published(settings)
     run_id = run_id or new_run_id()

@@ -8,8 +8,8 @@ from typing import Callable
 
 import duckdb
 
-from ingest.contracts import KINDS
-from ingest.lake import Lake
+from sendlens.ingest.contracts import KINDS
+from sendlens.ingest.lake import Lake
 from sendlens.batches import ensure_retired_schema
 from sendlens.config import Settings
 from sendlens.errors import SendlensError

@@ -5,8 +5,8 @@ from __future__ import annotations
 from contextlib import nullcontext
 from pathlib import Path
 
-from ingest.contracts import KINDS
-from ingest.land import IngestError, IngestOutcome, ingest_file
+from sendlens.ingest.contracts import KINDS
+from sendlens.ingest.land import IngestError, IngestOutcome, ingest_file
 from sendlens.commands.home import connect, init_home
 from sendlens.config import Settings
 from sendlens.errors import SendlensError
@@ -32,7 +32,7 @@ def ingest(settings: Settings, kind: str, files: list[Path], source: str | None 
             for f in files:
                 try:
                     if source:
-                        from ingest.esp import ingest_export  # optional ESP mappings
+                        from sendlens.ingest.esp import ingest_export  # optional ESP mappings
                         outcomes.extend(ingest_export(con, lake, source, Path(f), delivery_field=delivery_field,
                                                       bounds=bounds))
                     else:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from ingest.contracts import OUTCOMES, TRACKING_TYPES
+from sendlens.ingest.contracts import OUTCOMES, TRACKING_TYPES
 from sendlens.sample.hashing import SCHEMAS, Hasher, _fixed_ids, _take, _ts
 from sendlens.sample.messages import Chunk
 from sendlens.sample.routes import (

@@ -10,7 +10,7 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from ingest.contracts import CONTRACTS
+from sendlens.ingest.contracts import CONTRACTS
 from sendlens.sample.routes import EPOCH, SEC
 
 ARROW_TYPES: dict[str, pa.DataType] = {

@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ingest.contracts import EXCLUSION_REASONS
+from sendlens.ingest.contracts import EXCLUSION_REASONS
 from sendlens.sample.hashing import SCHEMAS, Hasher, _fixed_ids, _hex_tokens, _merge, _take, _ts
 from sendlens.sample.plan import Plan
 from sendlens.sample.routes import (

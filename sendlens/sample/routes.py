@@ -9,7 +9,7 @@ from datetime import datetime
 
 import numpy as np
 
-from ingest.contracts import OUTCOMES, TRACKING_TYPES
+from sendlens.ingest.contracts import OUTCOMES, TRACKING_TYPES
 
 DEFAULT_START = datetime(2026, 1, 5, 8, 0, 0)
 EPOCH = datetime(1970, 1, 1)

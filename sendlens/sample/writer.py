@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from ingest.contracts import KINDS
+from sendlens.ingest.contracts import KINDS
 from sendlens.sample.events import feedback_table, tracking_table
 from sendlens.sample.hashing import SCHEMAS, Hasher
 from sendlens.sample.messages import chunk_facts, exclusions_table, send_log_table
