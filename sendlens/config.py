@@ -191,19 +191,26 @@ class Settings:
                              f"= {self.latest_ahead_days:g}; earliest_timestamp and latest_ahead_days "
                              "in sendlens.toml)")
 
+    def model_vars(self) -> dict[str, object]:
+        """The dbt vars that stay put from build to build: every setting declared ``dbt=True``
+        and the lake (dbt_project.yml holds no second copy of a default). They go in ``--vars``."""
+        return {"lake_root": str(self.lake.resolve()),
+                **{f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
+                   for f in setting_fields() if f.metadata["dbt"]}}
+
+    @staticmethod
+    def instant_vars(as_of: datetime, stats_at: datetime | None = None,
+                     stats_delivery_id: str | None = None) -> dict[str, object]:
+        """A run's instants, per-build vars (PER_BUILD_VARS): as_of, the dashboard's snapshot
+        instant (as_of unless compute-stats says otherwise) and the one delivery it refreshes."""
+        return {"as_of": iso(as_of), "stats_at": iso(stats_at or as_of),
+                "stats_delivery_id": stats_delivery_id or ""}
+
     def dbt_vars(self, as_of: datetime, stats_at: datetime | None = None,
                  stats_delivery_id: str | None = None) -> dict[str, object]:
-        """The dbt vars of a build: every setting declared ``dbt=True``, plus the lake and the
-        build's instants (dbt_project.yml holds no second copy of a default)."""
-        model_vars = {f.name: (list(v) if isinstance(v := getattr(self, f.name), tuple) else v)
-                      for f in setting_fields() if f.metadata["dbt"]}
-        return {
-            "lake_root": str(self.lake.resolve()),
-            "as_of": iso(as_of),
-            "stats_at": iso(stats_at or as_of),
-            "stats_delivery_id": stats_delivery_id or "",
-            **model_vars,
-        }
+        """Every var of a run at ``as_of``, in one dict: for a dbt run by hand
+        (`sendlens config --dbt-vars`)."""
+        return {**self.model_vars(), **self.instant_vars(as_of, stats_at, stats_delivery_id)}
 
     def effective(self) -> list[tuple[str, object, str, str]]:
         """(name, value, where it came from, what it means) for every setting."""

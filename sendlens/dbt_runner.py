@@ -44,17 +44,25 @@ def manifest_path(settings: Settings, target: str = "duckdb") -> Path:
     return settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}") / "target" / "manifest.json"
 
 
-def run_dbt(settings: Settings, database: Path, command: list[str], vars_: dict[str, object],
+def run_dbt(settings: Settings, database: Path, command: list[str],
+            build_vars: dict[str, object] | None = None,
             progress: Callable[[str], None] | None = None, target: str = "duckdb",
-            extra_env: dict[str, str] | None = None) -> DbtResult:
+            extra_env: dict[str, str] | None = None,
+            extra_vars: dict[str, object] | None = None) -> DbtResult:
     """Run ``dbt <command>``; raise DbtFailed with a readable summary on failure.
 
-    ``target`` is a profiles.yml output (``duckdb``, the default, or ``spark``); ``extra_env``
-    adds environment variables the profile reads (the Spark session's settings)."""
+    The settings' vars (``settings.model_vars()``, plus ``extra_vars``) go in ``--vars``; the
+    per-build values ``build_vars`` (PER_BUILD_VARS only: the instants, the incremental plan) go
+    in the environment, read by the build_var macro, because dbt re-parses the whole project
+    when ``--vars`` change. ``target`` is a profiles.yml output (``duckdb``, the default, or
+    ``spark``); ``extra_env`` adds environment variables the profile reads (the Spark
+    session's settings)."""
+    unknown = sorted(set(build_vars or {}) - PER_BUILD_VARS)
+    if unknown:
+        raise ValueError(f"not per-build vars: {', '.join(unknown)} (settings come from Settings.model_vars)")
     work = manifest_path(settings, target).parent.parent
-    # the per-build values go in the environment: dbt re-parses everything when --vars change
-    per_build = {k: v for k, v in vars_.items() if k in PER_BUILD_VARS}
-    constant = {k: v for k, v in vars_.items() if k not in per_build}
+    per_build = dict(build_vars or {})
+    constant = {**settings.model_vars(), **(extra_vars or {})}
     args = [
         sys.executable, "-m", "dbt.cli.main", *command,
         "--project-dir", str(PROJECT_DIR),

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from sendlens.ingest.lake import Lake
-from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings, iso
+from sendlens.config import PROJECT_DIR, Settings, iso
 from sendlens.publish import describe_unfinished, unfinished_in_place_build
 
 STATE_TABLE = "audit.build_state"
@@ -59,7 +59,7 @@ class BuildPlan:
 def fingerprint(settings: Settings, as_of: datetime) -> str:
     """What the kept rows depend on besides the data: model code and settings."""
     digest = hashlib.sha256()
-    vars_ = {k: v for k, v in settings.dbt_vars(as_of).items() if k not in PER_BUILD_VARS}
+    vars_ = settings.model_vars()
     vars_.pop("lake_root", None)
     digest.update(json.dumps(vars_, sort_keys=True).encode())
     for name in _FINGERPRINTED:

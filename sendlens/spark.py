@@ -107,15 +107,15 @@ def spark_env(settings: Settings) -> dict[str, str]:
     }
 
 
-def run_dbt_spark(settings: Settings, command: list[str], vars_: dict[str, object],
-                  progress: Progress | None = None):
+def run_dbt_spark(settings: Settings, command: list[str], build_vars: dict[str, object],
+                  progress: Progress | None = None, extra_vars: dict[str, object] | None = None):
     """``dbt <command>`` on the spark target, with a fresh working warehouse."""
     if settings.spark_warehouse.exists():  # tables of an earlier build: scratch, never read
         shutil.rmtree(settings.spark_warehouse)
     settings.spark_warehouse.mkdir(parents=True)
     (settings.staging_dir / "spark-tmp").mkdir(parents=True, exist_ok=True)
-    return run_dbt(settings, settings.spark_warehouse, command, vars_, progress=progress,
-                   target="spark", extra_env=spark_env(settings))
+    return run_dbt(settings, settings.spark_warehouse, command, build_vars, progress=progress,
+                   target="spark", extra_env=spark_env(settings), extra_vars=extra_vars)
 
 
 def build(settings: Settings, as_of: datetime, dbt_args: list[str], progress: Progress,
@@ -131,8 +131,8 @@ def build(settings: Settings, as_of: datetime, dbt_args: list[str], progress: Pr
     out = settings.staging_dir / f"spark-marts-{uuid.uuid4().hex[:12]}"
     try:
         progress(f"building models on Spark ({settings.spark_master}) as of {iso(as_of)}")
-        vars_ = {**settings.dbt_vars(as_of), "spark_publish_dir": str(out)}
-        run_dbt_spark(settings, ["build", *dbt_args], vars_, progress=progress)
+        run_dbt_spark(settings, ["build", *dbt_args], settings.instant_vars(as_of), progress=progress,
+                      extra_vars={"spark_publish_dir": str(out)})
         tables = sorted(p.name for p in out.iterdir() if p.is_dir()) if out.exists() else []
         if not tables:
             raise DbtFailed("dbt build on Spark passed but wrote no marts (on-run-end hook publish_marts)")

@@ -15,7 +15,7 @@ def test_dbt_unit_tests_pass(scenario):
     db = scenario.settings.staging_dir / "unit.duckdb"
     shutil.copyfile(scenario.settings.warehouse, db)
     result = run_dbt(scenario.settings, db, ["test", "--select", "test_type:unit"],
-                     scenario.settings.dbt_vars(utc_now()))
+                     scenario.settings.instant_vars(utc_now()))
     assert result.returncode == 0
     passed = result.log.count('"name": "LogTestResult"') or result.log.count("LogTestResult")
     assert passed >= 15, result.log[-2000:]

@@ -20,7 +20,7 @@ from sendlens.dbt_runner import manifest_path, run_dbt
 def manifest(tmp_path_factory) -> dict:
     home = tmp_path_factory.mktemp("kept-home")
     settings = load_settings(home)
-    run_dbt(settings, home / "parse.duckdb", ["parse"], settings.dbt_vars(utc_now()))
+    run_dbt(settings, home / "parse.duckdb", ["parse"], settings.instant_vars(utc_now()))
     return json.loads(manifest_path(settings).read_text())
 
 

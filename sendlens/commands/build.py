@@ -65,7 +65,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             command = (["build", *DBT_BUILD_EXCLUDE, "--exclude-resource-type", "seed"] if plan.incremental
                        else ["build", *DBT_BUILD_EXCLUDE, "--full-refresh"])
             try:
-                run_dbt(settings, target.path, command, {**settings.dbt_vars(as_of), **plan.dbt_vars(as_of)},
+                run_dbt(settings, target.path, command, {**settings.instant_vars(as_of), **plan.dbt_vars(as_of)},
                         progress=progress, extra_env=target.env)
             except DbtFailed as exc:
                 raise ChecksFailed(f"build failed; {target.left_on_failure}.\n{exc}") from None

@@ -46,7 +46,7 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
         try:
             run_dbt(settings, target.path,
                     ["build", "--select", "dash_delivery_kpis+", *DBT_BUILD_EXCLUDE],
-                    settings.dbt_vars(as_of or at, stats_at=at, stats_delivery_id=delivery_id),
+                    settings.instant_vars(as_of or at, stats_at=at, stats_delivery_id=delivery_id),
                     progress=progress, extra_env=target.env)
             target.ready()
             # the suites of what it rebuilt gate it like a build's (and are kept with it)
