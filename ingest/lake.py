@@ -131,6 +131,13 @@ class Lake:
         """The kind's schema-only batch, as a Parquet glob (a scan of new batches needs a schema)."""
         return glob_escape(self.kind_dir(kind) / EMPTY_BATCH / "data") + "/*.parquet"
 
+    def scratch_dir(self, name: str) -> Path:
+        """A folder under ``_tmp`` to write something before renaming it into the lake."""
+        return self.root / "_tmp" / name
+
+    def retired_dir(self) -> Path:
+        return self.root / RETIRED_DIR
+
     def retired_record_dir(self, batch_id: str) -> Path:
         return self.root / RETIRED_DIR / self.batch_folder(batch_id)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import duckdb
 
-from sendlens.ingest.lake import EMPTY_BATCH, RETIRED_DIR, Lake
+from sendlens.ingest.lake import EMPTY_BATCH, Lake
 from sendlens.config import Settings, utc_now
 from sendlens.core.sql import literal
 from sendlens.errors import SendlensError
@@ -56,7 +56,7 @@ def _connect() -> duckdb.DuckDBPyConnection:
 def ensure_retired_schema(settings: Settings, con: duckdb.DuckDBPyConnection) -> None:
     """An empty retirement record, so that ``audit.retired_batches`` always reads (call with
     the home lock held, like every write to the lake)."""
-    target = settings.lake / RETIRED_DIR / EMPTY_BATCH
+    target = Lake(settings.lake).retired_dir() / EMPTY_BATCH
     if target.exists():
         return
     _write_record(settings, con, target, None)
@@ -64,7 +64,7 @@ def ensure_retired_schema(settings: Settings, con: duckdb.DuckDBPyConnection) ->
 
 def _write_record(settings: Settings, con: duckdb.DuckDBPyConnection, target: Path,
                   values: list | None) -> None:
-    staging = settings.lake / "_tmp" / f"retired-{uuid.uuid4().hex}"
+    staging = Lake(settings.lake).scratch_dir(f"retired-{uuid.uuid4().hex}")
     staging.mkdir(parents=True)
     try:
         con.execute(f"create or replace temp table _retired ({RETIRED_COLUMNS})")
@@ -91,7 +91,7 @@ def list_batches(settings: Settings) -> list[dict]:
         names = [*BATCH_FIELDS, "status", "retired_at", "reason"]
         rows = [dict(zip(names, r)) for r in landed]
         retired_glob = Lake(settings.lake).retired_records_glob_sql()
-        if (settings.lake / RETIRED_DIR).is_dir():
+        if Lake(settings.lake).retired_dir().is_dir():
             rows += [dict(zip(names, r)) for r in con.execute(
                 "select batch_id, kind, file, rows_read, rows_landed, rows_rejected, ingested_at, "
                 f"null as source, 'retired' as status, retired_at, reason from read_parquet({retired_glob}) "
