@@ -67,7 +67,7 @@ def built(tmp_path_factory):
     duck = pipeline.build(settings, as_of)
     duck_mtime = settings.warehouse.stat().st_mtime_ns
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(pipeline, "DBT_BUILD_EXCLUDE", [])  # unit tests too, in the same Spark session
+        mp.setattr("sendlens.commands.build.DBT_BUILD_EXCLUDE", [])  # unit tests too, in the same Spark session
         spark = pipeline.build(settings, as_of, engine="spark")
     print(f"\n{MESSAGES} messages: DuckDB build {duck.seconds:.1f}s, Spark build {spark.seconds:.1f}s")
     return settings, duck, spark, duck_mtime
