@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 
+import pyarrow as pa
+
 DType = Literal["string", "bool", "timestamp", "double", "int", "list"]
 
 CHANNELS = ("email", "sms", "push")
@@ -219,6 +221,16 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 KINDS: tuple[str, ...] = tuple(CONTRACTS)
+
+# A contract column's type as Arrow writes it (the ESP writer, the sample generator)
+ARROW_TYPES: dict[str, pa.DataType] = {
+    "string": pa.string(),
+    "bool": pa.bool_(),
+    "timestamp": pa.timestamp("us"),
+    "double": pa.float64(),
+    "int": pa.int64(),
+    "list": pa.list_(pa.string()),
+}
 
 
 def contract(kind: str) -> Contract:

@@ -362,27 +362,6 @@ class Marts:
         names = [d[0] for d in cur.description]
         return [dict(zip(names, r)) for r in cur.fetchall()]
 
-    def fetch(self, table: str, wanted: Sequence[str], *, where: str | None = None,
-              order_by: str | None = None, limit: int | None = None,
-              params: Iterable[Any] | None = None) -> list[dict[str, Any]]:
-        """Rows of ``table`` with the wanted columns that exist (masked); absent ones are None.
-        ``where``/``order_by`` may only use existing columns (callers check first)."""
-        have = [c for c in wanted if c in set(self.columns(table))]
-        if not have:
-            return []
-        sql = f"SELECT * FROM ({self.select_sql(table, have)}) AS t"
-        if where:
-            sql += f" WHERE {where}"
-        if order_by:
-            sql += f" ORDER BY {order_by}"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        rows = self.dicts(sql, params)
-        for r in rows:
-            for c in wanted:
-                r.setdefault(c, None)
-        return rows
-
 
 def connect_read_only(warehouse: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(warehouse), read_only=True)

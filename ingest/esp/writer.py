@@ -12,24 +12,15 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from sendlens.ingest.contracts import CONTRACTS
+from sendlens.ingest.contracts import ARROW_TYPES, CONTRACTS
 from sendlens.ingest.esp.mapping import Mapped, utc_now
 from sendlens.ingest.lake import ESP_KINDS, REJECTED_COLUMNS, BatchRecord, Lake, data_columns_sql
 from sendlens.ingest.land import IngestError, IngestOutcome
 from sendlens.core.sql import identifier, literal
 
-_ARROW = {
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "double": pa.float64(),
-    "int": pa.int64(),
-    "list": pa.list_(pa.string()),
-}
-
 
 def _schema(kind: str) -> pa.Schema:
-    cols = [pa.field(c.name, _ARROW[c.dtype]) for c in CONTRACTS[kind].columns]
+    cols = [pa.field(c.name, ARROW_TYPES[c.dtype]) for c in CONTRACTS[kind].columns]
     cols += [pa.field("_batch_id", pa.string()), pa.field("_row", pa.int64()), pa.field("_origin", pa.string())]
     return pa.schema(cols)
 

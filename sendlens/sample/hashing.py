@@ -10,17 +10,9 @@ from datetime import datetime
 import numpy as np
 import pyarrow as pa
 
-from sendlens.ingest.contracts import CONTRACTS
+from sendlens.ingest.contracts import ARROW_TYPES, CONTRACTS
 from sendlens.sample.routes import EPOCH, SEC
 
-ARROW_TYPES: dict[str, pa.DataType] = {
-    "string": pa.string(),
-    "bool": pa.bool_(),
-    "timestamp": pa.timestamp("us"),
-    "double": pa.float64(),
-    "int": pa.int64(),
-    "list": pa.list_(pa.string()),
-}
 SCHEMAS: dict[str, pa.Schema] = {
     kind: pa.schema([pa.field(c.name, ARROW_TYPES[c.dtype]) for c in contract.columns])
     for kind, contract in CONTRACTS.items()
