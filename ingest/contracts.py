@@ -165,6 +165,9 @@ CONTRACTS: dict[str, Contract] = {
                 _c("address", "string"),
                 _c("is_test_profile", "bool", False, False),
                 _c("relayed_at", "timestamp", False),
+                # when the MTA / provider stops retrying this message, if it says (SES
+                # expirationTime): the message's validity ends then instead of at its delivery's
+                _c("expires_at", "timestamp", False),
             ),
             key_policy="latest",
         ),
@@ -221,6 +224,10 @@ CONTRACTS: dict[str, Contract] = {
 }
 
 KINDS: tuple[str, ...] = tuple(CONTRACTS)
+# The `--source` formats: email-service-provider exports, then MTA logs (ingest.esp maps them)
+ESP_SOURCES: tuple[str, ...] = ("ses", "sendgrid", "mailgun", "postmark", "sparkpost")
+MTA_SOURCES: tuple[str, ...] = ("kumomta", "postfix", "powermta")
+SOURCES: tuple[str, ...] = ESP_SOURCES + MTA_SOURCES
 
 # A contract column's type as Arrow writes it (the ESP writer, the sample generator)
 ARROW_TYPES: dict[str, pa.DataType] = {

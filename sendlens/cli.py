@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from sendlens.ingest.contracts import SOURCES
 from sendlens.config import load_settings, parse_timestamp, utc_now
 from sendlens.errors import SendlensError
 
@@ -41,8 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Land files of one kind (format from the extension: .parquet, "
                                    ".csv, .jsonl). Rejected rows are kept with a reason.")
     s.add_argument("--kind", help="deliveries, send_log, exclusions, feedback, tracking, operators")
-    s.add_argument("--source", choices=["ses", "sendgrid", "mailgun", "postmark", "sparkpost"],
-                   help="read an email service provider's event export instead of a canonical kind")
+    s.add_argument("--source", choices=SOURCES,
+                   help="read an email service provider's event export (ses, sendgrid, mailgun, postmark, "
+                        "sparkpost) or an MTA's log (kumomta, postfix, powermta) instead of a canonical kind")
     s.add_argument("--delivery-field",
                    help="with --source: the event field that names the delivery (see docs/esp-mapping.md)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")

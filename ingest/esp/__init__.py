@@ -1,7 +1,9 @@
 """Imports of email-service-provider event exports (Amazon SES, SendGrid, Mailgun, Postmark,
-SparkPost) onto the canonical ``send_log``, ``feedback``, ``tracking`` and derived
+SparkPost) and of MTA logs (KumoMTA, Postfix, PowerMTA) onto the canonical ``send_log``, ``feedback``, ``tracking`` and derived
 ``deliveries`` rows. One module per provider maps parsed events (pure functions); ``writer``
-lands the result as one atomic batch. The mapping decisions: docs/esp-mapping.md.
+lands the result as one atomic batch. A source whose file is not JSON events (Postfix maillog
+lines, PowerMTA accounting CSV) has its own ``read(path) -> list[RawEvent]``. The mapping
+decisions: docs/esp-mapping.md and docs/mta-mapping.md.
 
     ingest_export(con, lake, "sendgrid", Path("events.json"))  # -> [IngestOutcome]
 
@@ -20,8 +22,8 @@ from types import ModuleType
 
 import duckdb
 
-from sendlens.ingest.contracts import Bounds
-from sendlens.ingest.esp import mailgun, postmark, sendgrid, ses, sparkpost
+from sendlens.ingest.contracts import SOURCES, Bounds
+from sendlens.ingest.esp import kumomta, mailgun, postfix, postmark, powermta, sendgrid, ses, sparkpost
 from sendlens.ingest.esp.errors import NotJson
 from sendlens.ingest.esp.events import read_events
 from sendlens.ingest.esp.mapping import Mapped, delivery_paths, map_all
@@ -34,8 +36,11 @@ PROVIDERS: dict[str, ModuleType] = {
     "mailgun": mailgun,
     "postmark": postmark,
     "sparkpost": sparkpost,
+    "kumomta": kumomta,
+    "postfix": postfix,
+    "powermta": powermta,
 }
-SOURCES: tuple[str, ...] = tuple(PROVIDERS)
+assert tuple(PROVIDERS) == SOURCES, "the --source formats are declared in ingest.contracts"
 
 
 def map_export(source: str, path: Path, delivery_field: str | None = None,
@@ -43,8 +48,9 @@ def map_export(source: str, path: Path, delivery_field: str | None = None,
     """Read and map one export without writing anything (pure apart from reading the file).
     ``bounds``: the range rules applied to the mapped rows (None: ``Bounds()`` defaults)."""
     provider = _provider(source)
+    read = getattr(provider, "read", read_events)  # JSON events unless the source reads its own format
     try:
-        events = read_events(path)
+        events = read(path)
     except NotJson as exc:
         raise IngestError(f"{path}: {exc}") from None
     except RecursionError:  # never expected: read_events bounds the nesting it walks

@@ -13,7 +13,7 @@ from sendlens.ingest.esp.errors import EventRejected, unsupported
 from sendlens.ingest.esp.events import hashed_id
 from sendlens.ingest.esp.fields import address_of, as_int, lookup, parse_ts, strip_brackets, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.smtp import is_policy_refusal, smtp_code, with_status
 
 SOURCE = "mailgun"
 DEFAULT_DELIVERY_FIELDS = ("tags", "campaigns")
@@ -63,25 +63,28 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
     elif etype == "failed":
         severity = (text(data.get("severity")) or "").lower()
         why = (text(data.get("reason")) or "").lower()
-        found = classify(enhanced, diag, status.get("description"))
+        # a reason only where Mailgun states one (its failure reason); otherwise the
+        # qualification table qualifies the codes and message at build time
         if severity == "temporary":  # Mailgun retries
             outcome = "soft_bounce"
-            reason = "refused" if why in ("greylisted", "espblock") else (found or "not defined")
+            reason = "refused" if why in ("greylisted", "espblock") else None
         elif severity == "permanent":
             if why in _SUPPRESS:
                 outcome, reason = "hard_bounce", _SUPPRESS[why]
             elif why == "old":  # Mailgun gave up after retrying: the message expired
-                outcome, reason = "expired", found or "not defined"
-            elif why == "espblock":
-                outcome, reason = "hard_bounce", "refused"
+                outcome, reason = "expired", None
+            elif why == "espblock" or is_policy_refusal(enhanced, diag):
+                # refused for policy (Mailgun's or the receiver's): not the address's fault
+                outcome, reason = "expired", "refused"
             else:  # bounce, generic, ...
-                outcome, reason = "hard_bounce", found or "not defined"
+                outcome, reason = "hard_bounce", None
         else:
             raise EventRejected("severity", f"unknown failure severity {severity!r}")
         rows.add_feedback(eid, message_id, at, outcome, reason, code,
-                          diag or text(status.get("description")) or why or None, attempt)
-    elif etype == "rejected":  # Mailgun refused to send it at all
-        rows.add_feedback(eid, message_id, at, "hard_bounce", "refused", code,
+                          with_status(enhanced, diag or text(status.get("description")) or why or None), attempt)
+    elif etype == "rejected":
+        # Mailgun refused to send it at all (sandbox, policy): final, not the address's fault
+        rows.add_feedback(eid, message_id, at, "expired", "refused", code,
                           text(lookup(data, "reject.reason")) or text(lookup(data, "reject.description"))
                           or diag or "rejected by Mailgun")
     elif etype in ("opened", "clicked"):

@@ -1,7 +1,7 @@
 """The per-event output of a provider mapping (``EventRows``, ``Touch``) and the driver that
 maps a whole export (``map_all``): events that fail or break the range rules become
-``Reject``s, the others land; then one ``send_log`` row per message and one ``deliveries``
-row per delivery key are derived. The result (``Mapped``) is written by ``ingest.esp.writer``.
+``Reject``s, the others land; then one ``send_log`` row per message and the ``deliveries``
+rows (a recurring parent per delivery key, an execution per UTC day) are derived. The result (``Mapped``) is written by ``ingest.esp.writer``.
 See docs/esp-mapping.md for the mapping decisions.
 """
 
@@ -27,6 +27,7 @@ class Touch:
     at: datetime
     is_relay: bool
     row: int = 0
+    expires_at: datetime | None = None  # when the provider stops retrying this message, if it says
 
 
 @dataclass
@@ -35,8 +36,9 @@ class EventRows:
     feedback: list[dict[str, Any]] = field(default_factory=list)
     tracking: list[dict[str, Any]] = field(default_factory=list)
 
-    def touch(self, message_id: str, address: str, key: str | None, at: datetime, relay: bool = False) -> None:
-        self.touches.append(Touch(message_id, address, key, at, relay))
+    def touch(self, message_id: str, address: str, key: str | None, at: datetime, relay: bool = False,
+              expires_at: datetime | None = None) -> None:
+        self.touches.append(Touch(message_id, address, key, at, relay, expires_at=expires_at))
 
     def add_feedback(self, event_id: str, message_id: str, event_at: datetime, outcome: str,
                      failure_reason: str | None = None, smtp: str | None = None,
@@ -118,6 +120,8 @@ def check_bounds(rows: EventRows, bounds: Bounds, now: datetime) -> None:
         why = bounds.check(t.at, now)
         if why:
             raise EventRejected("relayed_at" if t.is_relay else "event_at", why)
+        if t.expires_at is not None and (why := bounds.check(t.expires_at, now)):
+            raise EventRejected("expires_at", why)
     for r in (*rows.feedback, *rows.tracking):
         for name in ("event_at", "received_at"):
             at = r.get(name)
@@ -136,7 +140,7 @@ def map_all(source: str, events: Iterable[RawEvent], map_one: MapOne, ctx: Conte
             bounds: Bounds | None = None) -> Mapped:
     """Map every event; an event that fails (or breaks the range rules of ``bounds``, None:
     defaults) becomes a reject, the others land. Then derive one send_log row per message and
-    one deliveries row per delivery key."""
+    the deliveries: a recurring parent per delivery key, an execution per UTC day under it."""
     bounds = bounds or Bounds()
     now = Bounds.now()
     touches: list[Touch] = []
@@ -178,40 +182,58 @@ def map_all(source: str, events: Iterable[RawEvent], map_one: MapOne, ctx: Conte
 
 
 def derive_messages(source: str, touches: list[Touch]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """One send_log row per message: the delivery key of its first event that has one (else
-    '<source>:unknown'); relayed_at = its earliest relay event (send / processed / accepted /
-    injection), else its earliest event. One deliveries row per delivery key: contact date at its
-    first relay in the file."""
+    """One send_log row per message and the deliveries they belong to.
+
+    A message: the delivery key of its first event that has one (else '<source>:unknown');
+    relayed_at = its earliest relay event (send / processed / accepted / injection / reception),
+    else its earliest event; expires_at = the latest end of retries the provider stated for it
+    (SES ``expirationTime``), else none.
+
+    Deliveries: a provider's key (configuration set, category, tag, campaign, job) is long-lived,
+    so it becomes a recurring parent (delivery_id = the key, contact date = its first relay) and
+    each UTC day of relays under it a recurring execution (delivery_id ``<key>:<YYYY-MM-DD>``,
+    parent_delivery_id = the key, contact date = that day's first relay), which the message
+    belongs to. So a message's validity starts from its own day's first send, never from the
+    key's first send weeks before, and never after its own relay (docs/esp-mapping.md)."""
     by_message: dict[str, list[Touch]] = {}
     for t in touches:
         by_message.setdefault(t.message_id, []).append(t)
     send_log: list[dict[str, Any]] = []
-    first_relay: dict[str, tuple[datetime, int]] = {}
+    first_relay: dict[tuple[str, str | None], tuple[datetime, int]] = {}  # (key, day or None) -> first
     for message_id, ts in by_message.items():
         ts_sorted = sorted(ts, key=lambda t: t.row)
         key = next((t.delivery_key for t in ts_sorted if t.delivery_key), None) or f"{source}:unknown"
         relays = [t for t in ts if t.is_relay] or ts
         first = min(relays, key=lambda t: (t.at, t.row))
+        day = first.at.date().isoformat()
+        expiries = [t.expires_at for t in ts if t.expires_at is not None]
         send_log.append({
-            "message_id": message_id, "delivery_id": key, "profile_id": ts_sorted[0].address,
+            "message_id": message_id, "delivery_id": execution_id(key, day), "profile_id": ts_sorted[0].address,
             "address": ts_sorted[0].address, "is_test_profile": False, "relayed_at": first.at,
-            "_row": first.row,
+            "expires_at": max(expiries) if expiries else None, "_row": first.row,
         })
-        prev = first_relay.get(key)
-        if prev is None or (first.at, first.row) < prev:
-            first_relay[key] = (first.at, first.row)
+        for slot in ((key, None), (key, day)):
+            prev = first_relay.get(slot)
+            if prev is None or (first.at, first.row) < prev:
+                first_relay[slot] = (first.at, first.row)
     deliveries = [
         {
-            "delivery_id": key, "label": key, "channel": "email", "efs_enabled": True,
+            "delivery_id": key if day is None else execution_id(key, day),
+            "label": key if day is None else f"{key} {day}", "channel": "email", "efs_enabled": True,
             "contact_date": at, "validity_hours": DEFAULT_VALIDITY_HOURS, "is_proof": False,
-            "parent_delivery_id": None, "requires_confirmation": False, "scheduled_at": None,
-            "confirmed_at": None, "confirmed_by": None, "_row": row,
+            "parent_delivery_id": None if day is None else key, "requires_confirmation": False,
+            "scheduled_at": None, "confirmed_at": None, "confirmed_by": None, "_row": row,
         }
-        for key, (at, row) in first_relay.items()
+        for (key, day), (at, row) in first_relay.items()
     ]
     send_log.sort(key=lambda r: (r["_row"], r["message_id"]))
-    deliveries.sort(key=lambda r: (r["_row"], r["delivery_id"]))
+    deliveries.sort(key=lambda r: (r["_row"], r["parent_delivery_id"] is not None, r["delivery_id"]))
     return send_log, deliveries
+
+
+def execution_id(key: str, day: str) -> str:
+    """The recurring execution of delivery key ``key`` for the UTC day ``day`` (YYYY-MM-DD)."""
+    return f"{key}:{day}"
 
 
 def utc_now() -> datetime:

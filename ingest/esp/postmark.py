@@ -14,27 +14,29 @@ from sendlens.ingest.esp.errors import EventRejected, unsupported
 from sendlens.ingest.esp.events import hashed_id
 from sendlens.ingest.esp.fields import address_of, parse_ts, req, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.smtp import smtp_code
 
 SOURCE = "postmark"
 DEFAULT_DELIVERY_FIELDS = ("Tag", "MessageStream")
 CUSTOM_PREFIXES = ("Metadata",)
 
-# Bounce Type -> (outcome, default reason). Postmark retries a temporary failure itself and
-# posts the bounce once it has stopped (SoftBounce, DnsError: final, soft = expired); a
-# Transient bounce is a delay notice while delivery is still being retried (soft_bounce).
+# Bounce Type -> (outcome, the reason Postmark's type states, None: qualified from Details by the
+# qualification table at build time). Postmark retries a temporary failure itself and posts the
+# bounce once it has stopped (SoftBounce, DnsError: final, soft = expired); a Transient bounce is
+# a delay notice while delivery is still being retried (soft_bounce). Blocked, spam, virus and
+# DMARC notices refuse the message, not the address: final, but never a quarantine (expired).
 _BOUNCE_TYPES: dict[str, tuple[str, str | None]] = {
-    "HardBounce": ("hard_bounce", "user unknown"),
+    "HardBounce": ("hard_bounce", None),
     "BadEmailAddress": ("hard_bounce", "user unknown"),
     "ManuallyDeactivated": ("hard_bounce", "quarantined address"),
-    "Blocked": ("hard_bounce", "refused"),
-    "SpamNotification": ("hard_bounce", "refused"),
-    "VirusNotification": ("hard_bounce", "refused"),
-    "DMARCPolicy": ("hard_bounce", "refused"),
-    "Transient": ("soft_bounce", "not defined"),
-    "SoftBounce": ("expired", "not defined"),
+    "Blocked": ("expired", "refused"),
+    "SpamNotification": ("expired", "refused"),
+    "VirusNotification": ("expired", "refused"),
+    "DMARCPolicy": ("expired", "refused"),
+    "Transient": ("soft_bounce", None),
+    "SoftBounce": ("expired", None),
     "DnsError": ("expired", "invalid domain"),
-    "Unknown": ("expired", "not defined"),
+    "Unknown": ("expired", None),
     "SMTPApiError": ("expired", "other"),
     "TemplateRenderingFailed": ("expired", "other"),
     "AutoResponder": ("ignored", "error ignored"),
@@ -44,9 +46,6 @@ _BOUNCE_TYPES: dict[str, tuple[str, str | None]] = {
     "OpenRelayTest": ("ignored", "error ignored"),
     "Unconfirmed": ("ignored", "error ignored"),
 }
-# reasons taken from the type itself, never from the diagnostic text
-_FIXED_REASON = {"ManuallyDeactivated", "DnsError", "SMTPApiError", "TemplateRenderingFailed", "AutoResponder",
-                 "AddressChange", "Subscribe", "ChallengeVerification", "OpenRelayTest", "Unconfirmed"}
 
 
 def context(delivery_paths: tuple[str, ...]) -> Context:
@@ -84,13 +83,9 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
         elif btype == "Unsubscribe":  # an unsubscribe request mailed back
             rows.add_tracking(eid, message_id, at, "opt_out")
         elif btype in _BOUNCE_TYPES:
-            outcome, default = _BOUNCE_TYPES[btype]
-            if btype in _FIXED_REASON:
-                reason = default
-            elif outcome == "hard_bounce" and _says_inactive(details, event.get("Description")):
+            outcome, reason = _BOUNCE_TYPES[btype]
+            if outcome == "hard_bounce" and reason is None and _says_inactive(details, event.get("Description")):
                 reason = "quarantined address"  # Postmark refused: the address is inactive
-            else:
-                reason = classify(details) or default
             rows.add_feedback(eid, message_id, at, outcome, reason, smtp_code(details),
                               details or text(event.get("Description")) or btype)
         elif btype == "InboundError":

@@ -13,7 +13,7 @@ from sendlens.ingest.esp.errors import EventRejected, unsupported
 from sendlens.ingest.esp.events import hashed_id
 from sendlens.ingest.esp.fields import address_of, as_bool, as_int, parse_ts, strip_brackets, text
 from sendlens.ingest.esp.mapping import Context, EventRows, machine_user_agent
-from sendlens.ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.smtp import is_policy_refusal, smtp_code, with_status
 
 SOURCE = "sendgrid"
 DEFAULT_DELIVERY_FIELDS = ("category",)
@@ -29,6 +29,7 @@ _DROP_REASONS = {
     "spam content (if spam checker app enabled)": "refused",
     "spam content": "refused",
 }
+_ADDRESS_DROPS = {"quarantined address", "user unknown", "denylisted"}
 # bounce_classification (SendGrid's own grouping of the remote response)
 _CLASSIFICATION = {
     "invalid address": "user unknown",
@@ -38,6 +39,7 @@ _CLASSIFICATION = {
     "reputation": "refused",
     "frequency or volume": "refused",
 }
+_ADDRESS_CLASSES = {"user unknown", "account disabled"}  # the classifications that are the address's
 
 
 def context(delivery_paths: tuple[str, ...]) -> Context:
@@ -76,27 +78,39 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
         rows.add_feedback(eid, message_id, at, "delivered", None, smtp_code(resp), resp)
     elif etype == "deferred":
         resp = text(event.get("response"))
-        rows.add_feedback(eid, message_id, at, "soft_bounce", classify(resp) or "not defined",
+        rows.add_feedback(eid, message_id, at, "soft_bounce", None,
                           smtp_code(resp), resp, as_int(event.get("attempt")))
     elif etype == "bounce":
         btype = (text(event.get("type")) or "bounce").lower()
         reason_text = text(event.get("reason"))
         status = text(event.get("status"))
         by_class = _CLASSIFICATION.get((text(event.get("bounce_classification")) or "").lower())
+        # a reason only where SendGrid states one (bounce_classification); otherwise the
+        # qualification table qualifies the status and reason text at build time
+        address_fault = by_class in _ADDRESS_CLASSES
         if btype == "expired":  # SendGrid stopped retrying a deferred message
-            outcome, reason = "expired", classify(status, reason_text) or by_class or "not defined"
-        elif btype == "blocked":  # the receiver refused the message; SendGrid does not retry it
-            outcome, reason = "hard_bounce", classify(status, reason_text) or by_class or "refused"
-        elif btype == "bounce":
-            outcome, reason = "hard_bounce", classify(status, reason_text) or by_class or "not defined"
+            outcome, reason = "expired", by_class
+        elif btype == "blocked" and not address_fault:
+            # the receiver refused the message (reputation, content, volume) and SendGrid does not
+            # retry a block: final, but not the address's fault
+            outcome, reason = "expired", by_class or "refused"
+        elif btype in ("bounce", "blocked"):
+            if not address_fault and (by_class == "refused" or is_policy_refusal(status, reason_text)):
+                outcome, reason = "expired", "refused"
+            else:
+                outcome, reason = "hard_bounce", by_class
         else:
             raise EventRejected("type", f"unknown bounce type {btype!r}")
         rows.add_feedback(eid, message_id, at, outcome, reason, smtp_code(reason_text, status),
-                          reason_text or status)
+                          with_status(status, reason_text) or status)
     elif etype == "dropped":
         reason_text = text(event.get("reason")) or text(event.get("type"))
-        reason = _DROP_REASONS.get((reason_text or "").lower()) or classify(reason_text) or "other"
-        rows.add_feedback(eid, message_id, at, "hard_bounce", reason, None, reason_text or "dropped")
+        reason = _DROP_REASONS.get((reason_text or "").lower()) or "other"
+        # dropped for a reason of the address (its suppression lists, an invalid address): hard;
+        # dropped for the message (spam content, an invalid SMTPAPI header, ...): final, but it
+        # must not quarantine the address
+        outcome = "hard_bounce" if reason in _ADDRESS_DROPS else "expired"
+        rows.add_feedback(eid, message_id, at, outcome, reason, None, reason_text or "dropped")
     elif etype in ("open", "click"):
         ua = text(event.get("useragent"))
         if etype == "open" and as_bool(event.get("sg_machine_open")):

@@ -9,13 +9,14 @@ time SES accepted the message for sending: it is the relay time of each event's 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 from sendlens.ingest.esp.errors import EventRejected, unsupported
 from sendlens.ingest.esp.events import hashed_id
 from sendlens.ingest.esp.fields import address_of, parse_ts, req, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.smtp import is_policy_refusal, smtp_code, with_status
 
 SOURCE = "ses"
 DEFAULT_DELIVERY_FIELDS = ("mail.tags.ses:configuration-set",)
@@ -27,11 +28,14 @@ _SUPPRESSED = {"Suppressed": "quarantined address", "OnAccountSuppressionList": 
 _BOUNCE_SUBTYPE_REASON = {"NoEmail": "user unknown", "MailboxFull": "mailbox full",
                           "MessageTooLarge": "refused", "ContentRejected": "refused",
                           "AttachmentRejected": "refused"}
+# Permanent sub-types that refuse the MESSAGE (its size, content or attachment), not the address:
+# final, but they must not quarantine the address
+_MESSAGE_REFUSALS = {"MessageTooLarge", "ContentRejected", "AttachmentRejected"}
 _DELAY_REASON = {"MailboxFull": "mailbox full", "SpamDetected": "refused",
                  "RecipientServerError": "unreachable", "IPFailure": "unreachable",
                  "TransientCommunicationFailure": "unreachable",
-                 "BYOIPHostNameLookupUnavailable": "unreachable", "InternalFailure": "not defined",
-                 "SendingDeferral": "not defined", "General": None, "Undetermined": None}
+                 "BYOIPHostNameLookupUnavailable": "unreachable", "InternalFailure": None,
+                 "SendingDeferral": None, "General": None, "Undetermined": None}
 
 
 def context(delivery_paths: tuple[str, ...]) -> Context:
@@ -73,9 +77,9 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
     key = ctx.delivery_key(record)
     rows = EventRows()
 
-    def message(address: str) -> str:
+    def message(address: str, expires_at: datetime | None = None) -> str:
         message_id = f"{mid}:{address}"
-        rows.touch(message_id, address, key, sent_at, relay=True)
+        rows.touch(message_id, address, key, sent_at, relay=True, expires_at=expires_at)
         return message_id
 
     def destinations() -> list[str]:
@@ -116,22 +120,24 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
             a = address_of(r.get("emailAddress") if isinstance(r, dict) else r, "bounce.bouncedRecipients.emailAddress")
             status = text(r.get("status")) if isinstance(r, dict) else None
             diag = text(r.get("diagnosticCode")) if isinstance(r, dict) else None
+            # a reason only where SES states one (its sub-type); otherwise the qualification
+            # table qualifies the status and diagnostic codes at build time
+            reason = _SUPPRESSED.get(sub or "") or _BOUNCE_SUBTYPE_REASON.get(sub or "")
             if btype == "Permanent":
-                outcome = "hard_bounce"
-                reason = _SUPPRESSED.get(sub or "") or _BOUNCE_SUBTYPE_REASON.get(sub or "") \
-                    or classify(status, diag) or "not defined"
+                refused = sub in _MESSAGE_REFUSALS or (sub not in _SUPPRESSED and is_policy_refusal(status, diag))
+                outcome = "expired" if refused else "hard_bounce"
+                reason = reason or ("refused" if refused else None)
             elif btype == "Transient":
                 # SES reports a transient bounce only once it has stopped retrying: final, soft.
                 outcome = "expired"
-                reason = _BOUNCE_SUBTYPE_REASON.get(sub or "") or classify(status, diag) or "not defined"
             elif btype == "Undetermined":
-                outcome, reason = "expired", classify(status, diag) or "not defined"
+                outcome, reason = "expired", None
             else:
                 raise EventRejected("bounce.bounceType", f"unknown bounce type {btype!r}")
             fid = text(b.get("feedbackId"))
             eid = f"{SOURCE}:{fid}:{a}" if fid else hashed_id(SOURCE, record, a)
             rows.add_feedback(eid, message(a), at, outcome, reason, smtp_code(diag, status),
-                              diag or f"{btype}/{sub}", None)
+                              with_status(status, diag) or f"{btype}/{sub}", None)
     elif etype == "Complaint":
         c = req(record, "complaint")
         at = parse_ts(req(c, "timestamp", "complaint.timestamp"), "complaint.timestamp")
@@ -150,14 +156,19 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
             else:
                 rows.add_tracking(eid, message(a), at, "complaint", None, text(c.get("userAgent")))
     elif etype == "Reject":
+        # SES refused to send the message (it contained a virus): final, and not the address's
+        # fault, so an expiry (failed in both modes, never quarantines) with reason refused
         r = req(record, "reject")
         for a in destinations():
-            rows.add_feedback(hashed_id(SOURCE, record, a), message(a), sent_at, "hard_bounce", "refused",
+            rows.add_feedback(hashed_id(SOURCE, record, a), message(a), sent_at, "expired", "refused",
                               None, text(r.get("reason")) or "rejected by SES")
     elif etype == "DeliveryDelay":
         dd = req(record, "deliveryDelay")
         at = parse_ts(req(dd, "timestamp", "deliveryDelay.timestamp"), "deliveryDelay.timestamp")
         delay_type = text(dd.get("delayType"))
+        # when SES stops retrying: the message's validity ends then (send_log.expires_at)
+        expires = dd.get("expirationTime")
+        expires_at = parse_ts(expires, "deliveryDelay.expirationTime") if expires not in (None, "") else None
         recipients = dd.get("delayedRecipients") or []
         if not recipients:
             raise EventRejected("deliveryDelay.delayedRecipients", "missing required field")
@@ -166,9 +177,9 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
                            "deliveryDelay.delayedRecipients.emailAddress")
             status = text(r.get("status")) if isinstance(r, dict) else None
             diag = text(r.get("diagnosticCode")) if isinstance(r, dict) else None
-            reason = _DELAY_REASON.get(delay_type or "") or classify(status, diag) or "not defined"
-            rows.add_feedback(hashed_id(SOURCE, record, a), message(a), at, "soft_bounce", reason,
-                              smtp_code(diag, status), diag or delay_type, None)
+            reason = _DELAY_REASON.get(delay_type or "")
+            rows.add_feedback(hashed_id(SOURCE, record, a), message(a, expires_at), at, "soft_bounce", reason,
+                              smtp_code(diag, status), with_status(status, diag) or delay_type, None)
     elif etype == "Open":
         o = req(record, "open")
         at = parse_ts(req(o, "timestamp", "open.timestamp"), "open.timestamp")

@@ -15,7 +15,7 @@ from sendlens.ingest.esp.errors import EventRejected, unsupported
 from sendlens.ingest.esp.events import hashed_id
 from sendlens.ingest.esp.fields import address_of, as_int, parse_ts, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import classify, smtp_code
+from sendlens.ingest.esp.smtp import is_policy_refusal, smtp_code
 
 SOURCE = "sparkpost"
 DEFAULT_DELIVERY_FIELDS = ("campaign_id",)
@@ -23,7 +23,8 @@ CUSTOM_PREFIXES = ("rcpt_meta",)
 
 # bounce_class -> (outcome of a bounce event, reason). A bounce event is final: SparkPost has
 # stopped trying. Hard classes are hard bounces; soft classes (it retried until it gave up)
-# are expiries; auto-replies and the like are ignored.
+# are expiries; auto-replies and the like are ignored. Blocks and policy failures refuse the
+# message, not the address: final, but never a quarantine (expired, refused).
 _BOUNCE_CLASS: dict[int, tuple[str, str | None]] = {
     1: ("expired", None),  # Undetermined
     10: ("hard_bounce", "user unknown"),  # Invalid Recipient
@@ -32,15 +33,15 @@ _BOUNCE_CLASS: dict[int, tuple[str, str | None]] = {
     22: ("expired", "mailbox full"),  # Mailbox Full
     23: ("expired", "refused"),  # Too Large
     24: ("expired", "unreachable"),  # Timeout
-    25: ("hard_bounce", "quarantined address"),  # Admin Failure (SparkPost policy, suppression list)
+    25: ("expired", "refused"),  # Admin Failure (SparkPost's policy)
     26: ("hard_bounce", "quarantined address"),  # Smart Send suppression
     30: ("hard_bounce", None),  # Generic Bounce: No RCPT
     40: ("expired", None),  # Generic Bounce (unspecified)
-    50: ("hard_bounce", "refused"),  # Mail Block
-    51: ("hard_bounce", "refused"),  # Spam Block
-    52: ("hard_bounce", "refused"),  # Spam Content
-    53: ("hard_bounce", "refused"),  # Prohibited Attachment
-    54: ("hard_bounce", "refused"),  # Relaying Denied
+    50: ("expired", "refused"),  # Mail Block
+    51: ("expired", "refused"),  # Spam Block
+    52: ("expired", "refused"),  # Spam Content
+    53: ("expired", "refused"),  # Prohibited Attachment
+    54: ("expired", "refused"),  # Relaying Denied
     60: ("ignored", "error ignored"),  # Auto-Reply
     70: ("expired", None),  # Transient Failure
     80: ("ignored", "error ignored"),  # Subscribe
@@ -108,20 +109,26 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
         fixed = _BOUNCE_CLASS.get(bounce_class, ("", None))[1] if bounce_class is not None else None
         if fixed in ("quarantined address", "denylisted", "error ignored", "user unknown"):
             fixed = None  # a delay is temporary whatever the class says
-        reason = fixed or classify(raw_reason) or "not defined"
-        rows.add_feedback(eid, message_id, at, "soft_bounce", reason, code, raw_reason, attempt)
+        rows.add_feedback(eid, message_id, at, "soft_bounce", fixed, code, raw_reason, attempt)
     elif etype in ("bounce", "out_of_band"):
         outcome, fixed = _BOUNCE_CLASS.get(bounce_class, (None, None)) if bounce_class is not None else (None, None)
         if outcome is None:  # no or unknown class: by the SMTP code
             outcome = "expired" if (code or "").startswith("4") else "hard_bounce"
+        if outcome == "hard_bounce" and fixed is None and is_policy_refusal(raw_reason):
+            outcome, fixed = "expired", "refused"  # a policy refusal (X.7.X), not the address's fault
         # a specific class names the reason; a generic one (1, 20, 30, 40, 70) leaves it to the
-        # SMTP response
-        reason = fixed or classify(raw_reason) or ("address empty" if bounce_class == 30 else "not defined")
+        # qualification table (the SMTP response), and 30 (no RCPT) is an empty address by default
+        reason = fixed or ("address empty" if bounce_class == 30 and not raw_reason else None)
         rows.add_feedback(eid, message_id, at, outcome, reason, code, raw_reason, attempt)
     elif etype in ("policy_rejection", "generation_rejection"):
-        fixed = _BOUNCE_CLASS.get(bounce_class or -1, ("", None))[1]
-        reason = fixed if fixed in ("quarantined address", "denylisted") else "refused"
-        rows.add_feedback(eid, message_id, at, "hard_bounce", reason, code, raw_reason or etype)
+        # SparkPost refused to send (its policy, a suppression, the message's generation): final,
+        # not the address's fault, so never a quarantine; an unsubscribed recipient (class 90) is
+        # the address's own choice: denylisted
+        if bounce_class == 90:
+            outcome, reason = "hard_bounce", "denylisted"
+        else:
+            outcome, reason = "expired", "refused"
+        rows.add_feedback(eid, message_id, at, outcome, reason, code, raw_reason or etype)
     elif etype == "generation_failure":  # the message could not be built (template / substitution)
         rows.add_feedback(eid, message_id, at, "expired", "other", code, raw_reason or etype)
     else:

@@ -1,7 +1,9 @@
 -- One row per sending-log message with its delivery's settings and validity window.
 -- validity_end and the own reporting mode follow the delivery rules of the macros
--- validity_end_at and own_reporting_mode (macros/sendlens_macros.sql). Messages whose delivery is
--- unknown are kept (no validity_end: they never expire) and reported as findings.
+-- validity_end_at and own_reporting_mode (macros/sendlens_macros.sql), except that a message whose
+-- MTA / provider stated when it stops retrying it (send_log.expires_at, e.g. SES expirationTime)
+-- ends its validity then. Messages whose delivery is unknown are kept (no validity_end unless
+-- stated: they never expire) and reported as findings.
 {{ kept_by('message_id') }}
 with send_log as (
     select * from {{ ref('stg_send_log') }}
@@ -20,6 +22,7 @@ joined as (
         send_log.address,
         send_log.is_test_profile,
         send_log.relayed_at,
+        send_log.expires_at,
         deliveries.delivery_id is not null as has_known_delivery,
         deliveries.label,
         deliveries.channel,
@@ -37,7 +40,10 @@ final as (
     select
         *,
         {{ own_reporting_mode('is_efs_enabled') }} as own_reporting_mode,
-        {{ validity_end_at('channel', 'contact_at', 'validity_hours') }} as validity_end_at,
+        coalesce(
+            expires_at,
+            {{ validity_end_at('channel', 'contact_at', 'validity_hours') }}
+        ) as validity_end_at,
         case
             when channel = 'email' and position('@' in address) > 0
                 then lower(substr(address, position('@' in address) + 1))
