@@ -15,7 +15,8 @@ The export (written here in SES's documented event-publishing shape): 21 days of
   run, so standard `sent`, efs `failed (soft)`; before the fix it read standard `failed`;
 - day 10: a DeliveryDelay whose expirationTime passed with no later success: `failed (soft)` in
   both modes, though day 10's execution validity (84 h) has passed too;
-- day 14: a DeliveryDelay, then its Delivery 30 hours later (inside its own retry window): sent.
+- day 14: a DeliveryDelay, then its Delivery 30 hours later (inside its own retry window): sent;
+- day 20: a message with a Send and an Open but no Delivery (implied delivery).
 """
 
 from __future__ import annotations
@@ -78,6 +79,15 @@ def _events() -> list[dict]:
                 events.append({"eventType": "Delivery", "mail": mail, "delivery": {
                     "timestamp": _iso(sent + timedelta(minutes=1)), "recipients": [address],
                     "smtpResponse": "250 2.6.0 Message received"}})
+    # implied delivery: SES exported the Send and the recipient's Open, but no Delivery
+    n += 1
+    address = "opened-only@example.com"
+    sent = DAY1 + timedelta(days=19, hours=11)
+    mail = _mail(n, address, sent)
+    events.append({"eventType": "Send", "mail": mail, "send": {}})
+    events.append({"eventType": "Open", "mail": mail, "open": {
+        "timestamp": _iso(sent + timedelta(hours=2)), "ipAddress": "192.0.2.1",
+        "userAgent": "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36"}})
     return events
 
 
@@ -152,12 +162,31 @@ def test_the_parent_counts_every_execution_once(home):
                         "from marts.rpt_delivery_kpis where starts_with(delivery_id, ?) and reporting_mode = ?",
                         [KEY + ":", mode])
         assert parent == days, mode
-        assert parent["to_deliver"] == 42
+        assert parent["to_deliver"] == 43
     standard = home.one("select delivered, bounces_errors from marts.rpt_delivery_kpis "
                         "where delivery_id = ? and reporting_mode = 'standard'", [KEY])
     efs = home.one("select delivered, bounces_errors from marts.rpt_delivery_kpis "
                    "where delivery_id = ? and reporting_mode = 'efs'", [KEY])
-    # 41 relayed by the build's instant (day 21's 17:00 send is later); standard: only day 10's
-    # expired delay failed; efs: that one and day 21's retrying delay
-    assert standard == {"delivered": 40, "bounces_errors": 1}
+    # 42 relayed by the build's instant (day 21's 17:00 send is later); standard: only day 10's
+    # expired delay failed; efs: that one and day 21's retrying delay, and the opened message
+    # without a Delivery is pending
+    assert standard == {"delivered": 41, "bounces_errors": 1}
     assert efs == {"delivered": 39, "bounces_errors": 2}
+
+
+def test_engagement_without_a_delivery_report_keeps_the_status_and_is_a_finding(home):
+    # DECISIONS.md "Implied delivery": the open proves the message arrived, but the sending-log
+    # status follows what the MTA reported: efs stays pending; the open still counts in the report
+    assert _status(home, "opened-only@example.com") == {"standard": "sent", "efs": "pending"}
+    (finding,) = home.query(
+        "select f.finding, f.kind, f.severity, f.details from marts.rpt_data_quality_findings f "
+        "join marts.fct_message_status m on f.message_id = m.message_id and m.reporting_mode = 'efs' "
+        "where m.profile_id = 'opened-only@example.com'")
+    assert finding == {"finding": "engagement_without_delivery", "kind": "tracking", "severity": "info",
+                       "details": "open without a delivery report; the status stays as the MTA reported it"}
+    # the only such finding: every other opened message had its Delivery
+    assert home.one("select count(*) as n from marts.rpt_data_quality_findings "
+                    "where finding = 'engagement_without_delivery'")["n"] == 1
+    day = home.one("select unique_opens from marts.rpt_delivery_kpis where delivery_id = ? and reporting_mode = 'efs'",
+                   [f"{KEY}:2026-03-21"])
+    assert day["unique_opens"] == 1

@@ -8,6 +8,10 @@
 --   tracking_unknown_message    tracking for a message_id not in the sending log
 --   unknown_delivery            sending-log rows of a delivery_id with no deliveries row
 --   duplicate_event             an event_id received more than once (counted once)
+--   engagement_without_delivery an open, click, opt-out, mirror page or complaint of a message of
+--                               an efs delivery whose MTA reported no delivery: the engagement
+--                               proves it arrived, but the sending-log status stays what the MTA
+--                               reported (efs pending; DECISIONS.md "Implied delivery")
 -- Every finding names its message: the table is kept per message while as_of stays put.
 {{ kept_by('message_id', rows='report') }}
 with feedback as (
@@ -31,6 +35,33 @@ events as (
     select * from {{ ref('int_feedback_events') }}
     where {{ kept_rows() }}
         and received_at <= {{ as_of() }}
+),
+
+delivered as (
+    select distinct message_id
+    from events
+    where outcome = 'delivered'
+),
+
+-- the first engagement of each relayed efs message that has no delivery report
+engaged_undelivered as (
+    select * from (
+        select
+            tracking.event_id,
+            tracking.message_id,
+            tracking.tracking_type,
+            messages.delivery_id,
+            row_number() over (
+                partition by tracking.message_id order by tracking.event_at, tracking.event_id
+            ) as engagement_rank
+        from tracking
+        inner join messages on tracking.message_id = messages.message_id
+        left join delivered on tracking.message_id = delivered.message_id
+        where messages.is_relayed
+            and messages.own_reporting_mode = 'efs'
+            and delivered.message_id is null
+    ) as ranked
+    where engagement_rank = 1
 ),
 
 first_hard as (
@@ -89,6 +120,10 @@ findings as (
         cast(copies as {{ dbt.type_string() }}) || ' copies received; counted once'
     from tracking
     where copies > 1
+    union all
+    select 'engagement_without_delivery', 'tracking', event_id, message_id, delivery_id,
+        tracking_type || ' without a delivery report; the status stays as the MTA reported it'
+    from engaged_undelivered
 ),
 
 final as (
@@ -99,7 +134,7 @@ final as (
         message_id,
         delivery_id,
         details,
-        case when finding = 'duplicate_event' then 'info' else 'warning' end as severity,
+        case when finding in ('duplicate_event', 'engagement_without_delivery') then 'info' else 'warning' end as severity,
         {{ as_of() }} as as_of
     from findings
 )
