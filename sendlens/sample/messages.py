@@ -166,6 +166,8 @@ def send_log_table(plan: Plan, h: Hasher, c: Chunk) -> pa.Table:
             "address": addresses(h, c.channel, c.profile, c.is_test, c.route),
             "is_test_profile": pa.array(c.is_test),
             "relayed_at": _ts(c.relayed_at, ~c.relayed),
+            # the sample's MTA states no end of retries: validity comes from the delivery
+            "expires_at": pa.nulls(len(c.gidx), pa.timestamp("us")),
         },
         schema=SCHEMAS["send_log"],
     )
