@@ -1,8 +1,9 @@
 """Imports of email-service-provider event exports (Amazon SES, SendGrid, Mailgun, Postmark,
-SparkPost) and of MTA logs (KumoMTA, Postfix, PowerMTA) onto the canonical ``send_log``, ``feedback``, ``tracking`` and derived
-``deliveries`` rows. One module per provider maps parsed events (pure functions); ``writer``
-lands the result as one atomic batch. A source whose file is not JSON events (Postfix maillog
-lines, PowerMTA accounting CSV) has its own ``read(path) -> list[RawEvent]``. The mapping
+SparkPost) and of MTA logs (KumoMTA, Postfix, PowerMTA) onto the canonical ``send_log``,
+``feedback``, ``tracking`` and derived ``deliveries`` rows. One module per source maps parsed
+events (pure functions); ``writer`` lands the result as one atomic batch. A source whose file
+is not plain JSON events has its own ``read(path) -> list[RawEvent]`` (KumoMTA's compressed log
+segments and report matching, Postfix maillog lines, PowerMTA accounting CSV). The mapping
 decisions: docs/esp-mapping.md and docs/mta-mapping.md.
 
     ingest_export(con, lake, "sendgrid", Path("events.json"))  # -> [IngestOutcome]
