@@ -57,7 +57,9 @@ def map_export(source: str, path: Path, delivery_field: str | None = None,
     except RecursionError:  # never expected: read_events bounds the nesting it walks
         raise IngestError(f"{path}: JSON nested too deeply to read") from None
     ctx = provider.context(delivery_paths(source, delivery_field, provider.DEFAULT_DELIVERY_FIELDS))
-    return map_all(source, events, provider.map_event, ctx, bounds)
+    mapped = map_all(source, events, provider.map_event, ctx, bounds)
+    mapped.notes = list(getattr(events, "notes", []))  # what a reader skipped (Postfix: lines that are not records)
+    return mapped
 
 
 def ingest_export(con: duckdb.DuckDBPyConnection, lake: Lake, source: str, path: Path,

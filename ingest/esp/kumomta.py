@@ -33,6 +33,7 @@ from sendlens.ingest.esp.errors import MAX_JSON_DEPTH, EventRejected, NotJson, u
 from sendlens.ingest.esp.events import RawEvent, hashed_id, json_depth
 from sendlens.ingest.esp.fields import address_of, as_int, parse_ts, strip_brackets, text
 from sendlens.ingest.esp.mapping import Context, EventRows
+from sendlens.ingest.esp.smtp import is_address_failure
 
 SOURCE = "kumomta"
 # The queue name is campaign:tenant@domain (docs.kumomta.com, Reference > Queues): its
@@ -89,11 +90,6 @@ CLASSIFICATION: dict[str, tuple[str, str | None]] = {
 }
 # "Uncategorized" (and a user-defined class) says nothing: the enhanced status code decides.
 
-# RFC 3463 subject.detail of a permanent failure that is the recipient ADDRESS's fault: bad
-# mailbox / address / system (X.1.0-X.1.3), moved (X.1.6), null MX (X.1.10, RFC 7505), mailbox
-# disabled (X.2.1); account disabled (X.7.13), mailbox / domain owner changed (X.7.17, X.7.18,
-# RFC 7293). Every other permanent failure is final but not a hard bounce.
-ADDRESS_CODES = {(1, 0), (1, 1), (1, 2), (1, 3), (1, 6), (1, 10), (2, 1), (7, 13), (7, 17), (7, 18)}
 
 # ARF feedback types (RFC 5965 and the IANA registry) that are a complaint about the mail;
 # "auth-failure" (RFC 6591) and "not-spam" (RFC 6430) are not.
@@ -413,7 +409,7 @@ def final_outcome(classification: str | None, enhanced: tuple[int, int, int] | N
     bounce (reason left to the qualification table), anything else final but soft."""
     if classification in CLASSIFICATION:
         return CLASSIFICATION[classification]
-    if enhanced and enhanced[0] == 5 and (enhanced[1], enhanced[2]) in ADDRESS_CODES:
+    if is_address_failure(enhanced):  # smtp.ADDRESS_CODES
         return "hard_bounce", None
     return "expired", None
 

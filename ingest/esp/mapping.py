@@ -83,6 +83,7 @@ class Mapped:
     tracking: list[dict[str, Any]]
     deliveries: list[dict[str, Any]]
     rejects: list[Reject]
+    notes: list[str] = field(default_factory=list)  # the reader's notes on what it skipped
 
 
 MapOne = Callable[[Any, "Context"], EventRows]

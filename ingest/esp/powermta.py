@@ -32,7 +32,7 @@ from sendlens.ingest.esp.errors import EventRejected, NotJson, unsupported
 from sendlens.ingest.esp.events import RawEvent, hashed_id
 from sendlens.ingest.esp.fields import address_of, parse_ts, strip_brackets, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import smtp_code
+from sendlens.ingest.esp.smtp import ENHANCED, enhanced_parts, is_address_failure, smtp_code
 
 SOURCE = "powermta"
 DEFAULT_DELIVERY_FIELDS = ("jobId",)
@@ -81,14 +81,9 @@ BOUNCE_CATEGORIES: dict[str, tuple[str, str | None]] = {
 }
 # "other" or no category: the enhanced status code decides (see final_outcome)
 
-# RFC 3463 subject.detail of a permanent failure that is the recipient ADDRESS's fault (bad
-# mailbox / address / system, moved, null MX, mailbox disabled; account disabled, mailbox or
-# domain owner changed).
-ADDRESS_CODES = {(1, 0), (1, 1), (1, 2), (1, 3), (1, 6), (1, 10), (2, 1), (7, 13), (7, 17), (7, 18)}
 # feedbackType values that are a complaint (ARF, RFC 5965); "not-spam" and "auth-failure" are not
 COMPLAINT_TYPES = ("", "abuse", "fraud", "virus", "other")
 
-_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _DIAG_TYPE = re.compile(r"^\s*(smtp|x-[\w.-]+)\s*;\s*", re.IGNORECASE)
 _LEADING_CODE = re.compile(r"^([245]\d\d)([ -])")
 _MAX_JOINED_LINES = 50  # a quoted field spans at most this many lines
@@ -329,24 +324,16 @@ def _safe_ts(value: Any) -> datetime | None:
 
 
 # ---- codes and diagnostics ---------------------------------------------------------------
-def enhanced_of(*texts: Any) -> tuple[int, int, int] | None:
-    for t in texts:
-        m = _ENHANCED.search(text(t) or "")
-        if m:
-            return int(m.group(1)), int(m.group(2)), int(m.group(3))
-    return None
-
-
 def diagnostic_of(row: dict[str, Any]) -> str | None:
     """The remote response without its diagnostic type ("smtp;550 5.1.1 ..." -> "550 5.1.1
     ..."), with PowerMTA's dsnStatus code inserted when the response carries no enhanced
     code (so the qualification reads one); dsnStatus alone when there is no response."""
     diag = text(row.get("dsnDiag"))
     status = text(row.get("dsnStatus"))
-    status_code = _ENHANCED.search(status or "")
+    status_code = ENHANCED.search(status or "")
     if diag:
         diag = _DIAG_TYPE.sub("", diag, count=1).strip()
-        if status_code and not _ENHANCED.search(diag):
+        if status_code and not ENHANCED.search(diag):
             m = _LEADING_CODE.match(diag)
             diag = (f"{m.group(1)} {status_code.group(0)} {diag[m.end():].lstrip()}" if m
                     else f"{status_code.group(0)} {diag}")
@@ -360,7 +347,7 @@ def final_outcome(category: str | None, enhanced: tuple[int, int, int] | None) -
     left to the qualification table; anything else final but soft)."""
     if category in BOUNCE_CATEGORIES:
         return BOUNCE_CATEGORIES[category]
-    if enhanced and enhanced[0] == 5 and (enhanced[1], enhanced[2]) in ADDRESS_CODES:
+    if is_address_failure(enhanced):  # smtp.ADDRESS_CODES
         return "hard_bounce", None
     return "expired", None
 
@@ -396,7 +383,7 @@ def map_event(event: dict[str, Any], ctx: Context) -> EventRows:
     category = (text(row.get("bounceCat")) or "").lower() or None
     diagnostic = diagnostic_of(row)
     smtp = smtp_code(diagnostic) if diagnostic else None
-    enhanced = enhanced_of(row.get("dsnStatus"), diagnostic)
+    enhanced = enhanced_parts(row.get("dsnStatus"), diagnostic)
     action = (text(row.get("dsnAction")) or "").lower()
     if kind in ("rb", "rs"):  # a DSN from a remote MTA, processed by PowerMTA's bounce processor
         if action in ("delivered", "relayed", "expanded"):

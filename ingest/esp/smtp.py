@@ -15,8 +15,28 @@ from typing import Any
 
 from sendlens.ingest.esp.fields import text
 
-_ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
+ENHANCED = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _BASIC = re.compile(r"(?<![\d.])([245]\d\d)(?![\d.])")
+
+# RFC 3463 (and RFC 7293, RFC 7505) subject.detail of a permanent failure that is the recipient
+# ADDRESS's fault: bad mailbox / system / syntax (X.1.0-X.1.3), mailbox moved (X.1.6), null MX
+# (X.1.10), mailbox disabled (X.2.1), account disabled (X.7.13), mailbox / domain owner changed
+# (X.7.17, X.7.18). Every other permanent failure is final but not a hard bounce (the MTA readers).
+ADDRESS_CODES = frozenset({(1, 0), (1, 1), (1, 2), (1, 3), (1, 6), (1, 10), (2, 1), (7, 13), (7, 17), (7, 18)})
+
+
+def enhanced_parts(*texts: Any) -> tuple[int, int, int] | None:
+    """The first enhanced status code in the texts as (class, subject, detail), if any."""
+    for t in texts:
+        m = ENHANCED.search(text(t) or "")
+        if m:
+            return int(m.group(1)), int(m.group(2)), int(m.group(3))
+    return None
+
+
+def is_address_failure(enhanced: tuple[int, int, int] | None) -> bool:
+    """True when a permanent enhanced status code says the recipient address is at fault."""
+    return bool(enhanced) and enhanced[0] == 5 and (enhanced[1], enhanced[2]) in ADDRESS_CODES
 
 
 def enhanced_code(*texts: Any) -> str | None:
@@ -24,7 +44,7 @@ def enhanced_code(*texts: Any) -> str | None:
     for t in texts:
         s = text(t)
         if s:
-            m = _ENHANCED.search(s)
+            m = ENHANCED.search(s)
             if m:
                 return m.group(0)
     return None
@@ -43,7 +63,7 @@ def with_status(status: Any, diagnostic: Any) -> str | None:
     apart and the text does not already contain it (the qualification reads codes from the
     text)."""
     diag, code = text(diagnostic), text(status)
-    if code and _ENHANCED.fullmatch(code) and (not diag or code not in diag):
+    if code and ENHANCED.fullmatch(code) and (not diag or code not in diag):
         return f"{code} {diag}" if diag else code
     return diag
 
@@ -52,7 +72,7 @@ def smtp_code(*texts: Any) -> str | None:
     """The SMTP reply code of a response ("550 5.1.1 ..." -> "550"), else its enhanced status
     code, else a bare numeric code the provider gave."""
     values = [s for s in (text(t) for t in texts) if s]
-    for pattern, group in ((_BASIC, 1), (_ENHANCED, 0)):
+    for pattern, group in ((_BASIC, 1), (ENHANCED, 0)):
         for s in values:
             m = pattern.search(s)
             if m:

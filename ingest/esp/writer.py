@@ -101,5 +101,6 @@ def write_batch(con: duckdb.DuckDBPyConnection, lake: Lake, mapped: Mapped, path
         summary = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items(), key=lambda kv: -kv[1])[:5])
         warnings.append(f"{path}: {rejected} of {mapped.events_read} events rejected ({summary}); "
                         "see audit.rejected_rows")
+    warnings += [f"{path}: {note}" for note in mapped.notes]  # what the reader skipped (not records)
     return IngestOutcome(str(path), source, mapped.events_read, mapped.events_landed, rejected, "landed",
                          batch_id, warnings)
