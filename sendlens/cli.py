@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from sendlens.ingest.contracts import SOURCES
+from sendlens.ingest.contracts import KINDS, SOURCES
 from sendlens.config import load_settings, parse_timestamp, utc_now
 from sendlens.errors import SendlensError
 
@@ -36,19 +36,21 @@ def build_parser() -> argparse.ArgumentParser:
                     "statuses and KPIs with dbt on DuckDB, check, publish, export.",
     )
     p.add_argument("--home", help="home directory (default: $SENDLENS_HOME, else ./sendlens-home)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     s = sub.add_parser("ingest", help="validate and land input files in the lake",
                        description="Land files of one kind (format from the extension: .parquet, "
                                    ".csv, .jsonl). Rejected rows are kept with a reason.")
-    s.add_argument("--kind", help="deliveries, send_log, exclusions, feedback, tracking, operators")
+    s.add_argument("--kind", metavar="KIND", help=f"the landing kind of the files: {', '.join(KINDS)}")
     s.add_argument("--source", choices=SOURCES,
                    help="read an email service provider's event export (ses, sendgrid, mailgun, postmark, "
                         "sparkpost) or an MTA's log (kumomta, postfix, powermta) instead of a canonical kind")
     s.add_argument("--delivery-field",
                    help="with --source: the event field that names the delivery (see docs/esp-mapping.md)")
     s.add_argument("--json", action="store_true", help="print one JSON object per file")
-    s.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    s.add_argument("files", nargs="+", type=Path, metavar="FILE",
+                   help="the files to land (each file is one batch; re-ingesting the same content is a no-op)")
 
     s = sub.add_parser("build", help="build and check every model as of an instant, then publish",
                        description="Run the dbt models and tests and the data-quality suites as of "
@@ -95,15 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the dbt vars these settings give, as JSON, for a dbt run by hand: "
                         "dbt build --vars \"$(sendlens config --dbt-vars)\"")
 
-    s = sub.add_parser("generate", help="write a realistic synthetic data set")
-    s.add_argument("--messages", type=_positive_int, default=20_000)
-    s.add_argument("--seed", type=int, default=42)
-    s.add_argument("--out", type=Path, required=True)
+    s = sub.add_parser("generate", help="write a realistic synthetic data set",
+                       description="Write a synthetic sample of every landing kind (deliveries, "
+                                   "send log, exclusions, feedback, tracking, operators) as files "
+                                   "ready for `sendlens ingest`; the same seed gives the same files.")
+    s.add_argument("--messages", type=_positive_int, default=20_000,
+                   help="how many sending-log messages (default 20000)")
+    s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    s.add_argument("--out", type=Path, required=True, help="the folder to write the files into")
 
-    s = sub.add_parser("demo", help="generate a sample and run the whole pipeline on it")
-    s.add_argument("--messages", type=_positive_int, default=20_000)
-    s.add_argument("--seed", type=int, default=42)
+    s = sub.add_parser("demo", help="generate a sample and run the whole pipeline on it",
+                       description="Generate a sample into <home>/sample, then ingest, build, "
+                                   "check, publish and export it (the built-in sample data).")
+    s.add_argument("--messages", type=_positive_int, default=20_000,
+                   help="how many sending-log messages (default 20000)")
+    s.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     return p
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("sendlens")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def _progress(msg: str) -> None:

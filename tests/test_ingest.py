@@ -263,3 +263,20 @@ def test_every_kind_has_an_empty_readable_lake(tmp_path):
         glob = str(settings.lake / kind / "batch_id=*" / "data" / "*.parquet")
         cols = [d[0] for d in con.execute(f"select * from read_parquet('{glob}', hive_partitioning=false)").description]
         assert cols[: len(CONTRACTS[kind].names)] == list(CONTRACTS[kind].names)
+
+
+def test_cli_version_and_help_name_every_choice():
+    import tomllib
+
+    from sendlens.ingest.contracts import KINDS, SOURCES
+
+    root = Path(__file__).resolve().parents[1]
+    declared = tomllib.loads((root / "pyproject.toml").read_text())["project"]["version"]
+    r = subprocess.run([sys.executable, "-m", "sendlens", "--version"], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.strip() == f"sendlens {declared}"
+    r = subprocess.run([sys.executable, "-m", "sendlens", "ingest", "--help"], capture_output=True, text=True)
+    flat = " ".join(r.stdout.split())
+    assert all(k in flat for k in KINDS) and all(s in flat for s in SOURCES), flat
+    for command in ("generate", "demo"):
+        r = subprocess.run([sys.executable, "-m", "sendlens", command, "--help"], capture_output=True, text=True)
+        assert "how many sending-log messages" in r.stdout and "random seed" in r.stdout, command
