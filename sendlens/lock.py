@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,6 +13,18 @@ from typing import Iterator
 from sendlens.errors import Busy
 
 __all__ = ["Busy", "home_lock"]
+
+
+_COMMANDS = ("ingest", "build", "compute-stats", "export", "run", "batches", "config", "generate", "demo", "docs")
+
+
+def _command() -> str:
+    """What holds the lock, as a person would recognise it: `sendlens run`, `sendlens build`."""
+    words = [os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "python"]
+    words += [a for a in sys.argv[1:] if a in _COMMANDS][:1]
+    if words[0] in ("__main__.py", "-m"):
+        words[0] = "sendlens"
+    return " ".join(words)[:80]
 
 
 @contextmanager
@@ -33,7 +46,8 @@ def home_lock(path: Path, wait_seconds: float = 0.0) -> Iterator[None]:
                     ) from None
                 time.sleep(0.2)
         os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()} since {time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
+        os.pwrite(fd, f"pid {os.getpid()} ({_command()}) since "
+                      f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())}".encode(), 0)
         yield
     finally:
         try:

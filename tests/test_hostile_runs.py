@@ -100,6 +100,8 @@ def test_two_runs_started_together_one_completes_exactly(tmp_path):
     assert sorted(codes) == [1, 75], [t[-2000:] for t in texts]  # 1: the link could not be landed
     done = texts[codes.index(1)]
     assert "another sendlens command is running" in texts[codes.index(75)]
+    # the message names the holder: its pid and its command
+    assert "(sendlens run) since" in texts[codes.index(75)], texts[codes.index(75)]
     assert _one(s.settings.warehouse, "select sum(rows_read), sum(rows_landed), sum(rows_rejected) "
                 "from audit.ingest_batches where kind = 'send_log'") == (n, n, 0)
     assert _one(s.settings.warehouse, "select count(*) from marts.fct_message_status")[0] == 2 * n
