@@ -70,7 +70,7 @@ def _canonical_sendgrid_equivalent(s: Scenario) -> None:
         ("c1", "09:01", "delivered", None), ("c2", "09:10", "soft_bounce", "refused"),
         ("c2", "09:40", "soft_bounce", "refused"), ("c2", "10:40", "delivered", None),
         ("c3", "09:10", "soft_bounce", "mailbox full"), ("c4", "09:02", "hard_bounce", "user unknown"),
-        ("c5", "09:02", "hard_bounce", "refused"), ("c7", "09:00", "hard_bounce", "quarantined address"),
+        ("c5", "09:02", "expired", "refused"), ("c7", "09:00", "hard_bounce", "quarantined address"),
         ("c8", "09:00", "hard_bounce", "denylisted"), ("c9", "09:01", "delivered", None),
         ("c10", "09:01", "delivered", None), ("c11", "09:00", "hard_bounce", "denylisted"),
     ]

@@ -19,7 +19,7 @@ PUBLIC_MARTS = {
     "rpt_confirmation_audit", "rpt_data_quality_findings", "rpt_delivery_domains",
     "rpt_delivery_engagement_hourly", "rpt_delivery_failure_reasons", "rpt_delivery_kpis",
     "rpt_delivery_kpis_hourly", "rpt_exclusion_causes", "rpt_kpi_reconciliation",
-    "rpt_proof_and_test_sends",
+    "rpt_proof_and_test_sends", "rpt_unqualified_failures",
 }
 
 

@@ -29,7 +29,7 @@ SEED = 11
 # Mid-flight: efs messages still pending, some validity periods over, tracking inside and
 # outside the report window, the dashboard's hourly lag (a partial hour).
 AS_OF = "2026-01-07T10:30:00Z"
-UNIT_TESTS = 15  # models/intermediate/_unit_tests.yml
+UNIT_TESTS = 16  # models/intermediate/_unit_tests.yml (15) and _qualification_unit_tests.yml (1)
 # Email-service-provider exports land beside the canonical batches (lake/esp/): the lake scan
 # reads both folders in one pass on Spark, matched by column name.
 ESP_FIXTURES = Path(__file__).parent / "fixtures" / "esp"
