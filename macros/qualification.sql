@@ -166,7 +166,7 @@
 
 {#- The rules of the bounce_qualification seed as loaded in the warehouse, in the order they
     are tried: (rule_id, match_on, pattern, outcomes) by priority then rule_id, match_on
-    lower-cased, the pattern trimmed, outcomes a list (empty: every failure outcome). Read when the model compiles (the seed is loaded before it,
+    lower-cased, the pattern trimmed, outcomes a list (empty for `any`: every failure outcome). Read when the model compiles (the seed is loaded before it,
     being its parent), so that each pattern becomes a constant the engine compiles once: a
     pattern held in a column is compiled again for every row (about 30 microseconds each on
     DuckDB, seconds for a few thousand texts). The seed's relation comes from the graph; a
@@ -200,7 +200,8 @@
                               ~ relation ~ ' order by priority, rule_id') -%}
     {%- set rows = [] -%}
     {%- for row in found.rows -%}
-        {%- do rows.append((row[0], row[1], row[2], (row[3] or '').split())) -%}
+        {%- set outcomes = (row[3] or 'any').split() -%}
+        {%- do rows.append((row[0], row[1], row[2], [] if outcomes == ['any'] else outcomes)) -%}
     {%- endfor -%}
     {{ return(rows) }}
 {%- endmacro %}
@@ -247,7 +248,7 @@
 
 {#- Test of the rule table (seeds/_seeds.yml): each pattern has the shape its match_on reads
     (an enhanced code `5.1.1` or a prefix `5.7.` / `5.`; a reply code `550`; a non-empty
-    regular expression), outcomes is empty or lists failure outcomes (hard_bounce,
+    regular expression), outcomes is `any` or lists failure outcomes (hard_bounce,
     soft_bounce, expired) separated by spaces, every diagnostic pattern compiles (an invalid one makes the engine
     fail this test with its own error naming the pattern), and no value holds a backslash or
     a single quote: dbt-spark's session loads a seed as SQL text without escaping them, so
@@ -258,7 +259,7 @@ with rules as (
         rule_id,
         lower(trim(match_on)) as match_on,
         trim(pattern) as pattern,
-        lower(trim(coalesce(outcomes, ''))) as outcomes,
+        lower(trim(outcomes)) as outcomes,
         concat(coalesce(rule_id, ''), coalesce(match_on, ''), coalesce(pattern, ''), coalesce(outcomes, ''),
                coalesce(failure_type, ''), coalesce(failure_reason, ''), coalesce(source, '')) as all_text
     from {{ model }}
@@ -268,7 +269,8 @@ select rule_id, match_on, pattern, outcomes
 from rules
 where pattern is null
     or pattern = ''
-    or (outcomes <> ''
+    or outcomes is null
+    or (outcomes <> 'any'
         and {{ qualification_extract('outcomes', '^((hard_bounce|soft_bounce|expired)( +|$))+$', 1) }} is null)
     or position(chr(92) in all_text) > 0
     or position(chr(39) in all_text) > 0

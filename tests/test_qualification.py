@@ -282,7 +282,7 @@ def test_a_changed_rule_table_forces_a_full_build(tmp_path, monkeypatch):
     settings = load_settings(tmp_path / "home")
     before = incremental.fingerprint(settings, ts(AS_OF))
     seed = project / "seeds" / "bounce_qualification.csv"
-    seed.write_text(seed.read_text() + "local-rule,90,diagnostic,frobnication,hard,refused,local rule\n")
+    seed.write_text(seed.read_text() + "local-rule,90,diagnostic,frobnication,any,hard,refused,local rule\n")
     assert incremental.fingerprint(settings, ts(AS_OF)) != before
 
 
