@@ -407,3 +407,21 @@ def test_a_later_export_keeps_the_first_contact_date(tmp_path):
         con.close()
     # the newest derived row (the one staging keeps) still carries the first relay of the key
     assert [r[0] for r in rows] == [datetime(2026, 3, 2, 9, 0), datetime(2026, 3, 2, 9, 0)]
+
+
+def test_refusals_fail_in_both_modes_but_never_quarantine(home):
+    """Issue 19: a provider's refusal of the MESSAGE (SES Reject for a virus, SendGrid block,
+    Mailgun rejected, Postmark Blocked, SparkPost mail block and policy rejection) is final in
+    both modes with reason `refused`, and leaves the address out of quarantine; an address error
+    in the same files (5.1.1 user unknown) quarantines at once."""
+    refused = ["a5@example.com", "s5@example.com", "g10@example.com", "p10@example.com",
+               "k6@example.com", "k8@example.com"]
+    rows = home.query("select profile_id, reporting_mode, status, failure_type, failure_reason "
+                      "from marts.fct_message_status where list_contains(?, profile_id)", [refused])
+    assert len(rows) == 2 * len(refused)
+    assert {(r["status"], r["failure_type"], r["failure_reason"]) for r in rows} == {("failed", "soft", "refused")}
+    quarantine = {r["address"]: r["status"] for r in home.query(
+        "select address, status from marts.dim_address_quarantine where list_contains(?, address)",
+        [refused + ["a2@example.com", "s4@example.com"]])}
+    assert {a: quarantine.get(a, "valid") for a in refused} == {a: "valid" for a in refused}
+    assert quarantine["a2@example.com"] == quarantine["s4@example.com"] == "quarantine"
