@@ -6,11 +6,29 @@
 -- addresses, ids, IPs, times and long numbers replaced, macro qualification_mask_diagnostic)
 -- is the very text the diagnostic rules are matched against, so a rule written for a row
 -- matches every failure of it.
+-- An unmatched expiry of a message whose retries have a reason is left out: the expiry says
+-- when the retries ended, and the message's status takes its retries' reason
+-- (int_message_status_timeline), so there is nothing to qualify.
 -- All messages count, proofs and test profiles too: a diagnostic is a diagnostic.
-with failures as (
+with events as (
     select * from {{ ref('int_feedback_events') }}
-    where reason_source = 'unmatched'
-        and known_at <= {{ as_of() }}
+    where known_at <= {{ as_of() }}
+),
+
+retried_with_reason as (
+    select distinct message_id
+    from events
+    where outcome = 'soft_bounce'
+        and reason_source in ('feed', 'rule')
+),
+
+failures as (
+    select events.*
+    from events
+    left join retried_with_reason
+        on events.message_id = retried_with_reason.message_id
+    where events.reason_source = 'unmatched'
+        and not (events.outcome = 'expired' and retried_with_reason.message_id is not null)
 ),
 
 messages as (
