@@ -35,8 +35,8 @@ def marts(tmp_path_factory) -> dict[str, dict]:
 
 
 @pytest.fixture(scope="module")
-def warehouse_columns(tmp_path_factory) -> dict[str, dict[str, str]]:
-    """{mart: {column: DuckDB type}} of a warehouse built from a few rows of every kind."""
+def built(tmp_path_factory) -> Scenario:
+    """A warehouse built from a few rows of every kind."""
     s = Scenario(tmp_path_factory.mktemp("mart-docs-build") / "home")
     s.ingest("deliveries", [
         {"delivery_id": "d1", "label": "January", "channel": "email", "contact_date": "2026-01-05 08:00",
@@ -56,9 +56,15 @@ def warehouse_columns(tmp_path_factory) -> dict[str, dict[str, str]]:
         {"event_id": "t1", "message_id": "m1", "event_at": "2026-01-05 09:00", "type": "open"},
     ])
     s.build("2026-01-10T00:00:00Z")
+    return s
+
+
+@pytest.fixture(scope="module")
+def warehouse_columns(built) -> dict[str, dict[str, str]]:
+    """{mart: {column: DuckDB type}} of the built warehouse."""
     columns: dict[str, dict[str, str]] = {}
-    for row in s.query("select table_name, column_name, data_type from information_schema.columns "
-                       "where table_schema = 'marts' order by table_name, ordinal_position"):
+    for row in built.query("select table_name, column_name, data_type from information_schema.columns "
+                           "where table_schema = 'marts' order by table_name, ordinal_position"):
         columns.setdefault(row["table_name"], {})[row["column_name"]] = row["data_type"]
     return columns
 
@@ -100,3 +106,19 @@ def test_every_rate_says_its_numerator_and_denominator(marts):
                    for name, column in node["columns"].items()
                    if name.endswith("_rate") and " / " not in (column.get("description") or ""))
     assert vague == []
+
+
+def test_the_warehouse_carries_every_description_as_a_comment(marts, built):
+    """persist_docs: an analyst's `describe` / duckdb_columns() / IDE tooltip shows the YAML
+    description of every public mart and of every one of its columns."""
+    tables = {r["table_name"]: r["comment"] for r in built.query(
+        "select table_name, comment from duckdb_tables() where schema_name = 'marts' union all "
+        "select view_name, comment from duckdb_views() where schema_name = 'marts'")}
+    assert {t: (c or "").strip() == " ".join(marts[t]["description"].split()) for t, c in tables.items()} == {
+        t: True for t in PUBLIC_MARTS}
+    missing = []
+    for r in built.query("select table_name, column_name, comment from duckdb_columns() where schema_name = 'marts'"):
+        described = " ".join((marts[r["table_name"]]["columns"][r["column_name"]].get("description") or "").split())
+        if not r["comment"] or " ".join(r["comment"].split()) != described:
+            missing.append(f"{r['table_name']}.{r['column_name']}")
+    assert missing == []
