@@ -114,6 +114,12 @@ class Settings:
     # alone gets a 48 MB code cache by default, too small for Spark's generated code
     spark_java_options: str = setting("-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m",
                                       "Java options of Spark's in-process JVM")
+    # retention, applied by `sendlens run` after its export (sendlens/retention.py); 0 keeps all
+    keep_exports: int = setting(48, "export folders of runs kept under <home>/exports (the newest; 0: all)",
+                                lo=0, hi=10**6)
+    keep_logs: float = setting(30.0, "days run logs are kept under <home>/logs (0: forever)", lo=0, hi=36600)
+    keep_archive: float = setting(30.0, "days landed inbox files are kept under <home>/archive (0: forever)",
+                                  lo=0, hi=36600)
     # where each value came from: "default", the settings file, or "environment" (sendlens config)
     sources: dict[str, str] = field(default_factory=dict, compare=False, repr=False,
                                     metadata={"internal": True})

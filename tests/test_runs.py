@@ -24,8 +24,8 @@ def _send_log(n: int, start: int = 0) -> list[dict]:
              "relayed_at": "2026-01-05 08:00"} for i in range(start, start + n)]
 
 
-def _sendlens(home: Path, *args: str, **kw) -> subprocess.Popen:
-    env = dict(os.environ, SENDLENS_HOME=str(home))
+def _sendlens(home: Path, *args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
+    env = dict(os.environ, SENDLENS_HOME=str(home), **(env or {}))
     return subprocess.Popen([sys.executable, "-m", "sendlens", *args], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
@@ -211,3 +211,44 @@ def test_failed_warehouse_copy_stops_dbts_wait_with_the_reason(tmp_path):
     assert not target.exists()
     with pytest.raises(CopyFailed, match="after 0 s"):  # and a copier that never comes
         wait_for_copy(tmp_path / "never" / "sendlens.duckdb", timeout=0.0)
+
+
+def test_run_applies_retention_and_keeps_the_newest_export(tmp_path):
+    """keep_exports / keep_logs / keep_archive (sendlens/retention.py), applied by `sendlens run`:
+    old export folders lose what their manifest lists (a file someone added stays, with its
+    folder), old logs and archive folders go, and the export of the run that just published
+    always stays."""
+    from sendlens.config import load_settings
+
+    home = tmp_path / "home"
+    _fill_inbox(home, 5)
+    p = _sendlens(home, "run", "--as-of", "2026-01-06T00:00:00Z")
+    _, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    s = load_settings(home)
+    [first] = list(s.exports.iterdir())
+    [first_log] = list(s.logs.glob("run-*.log"))
+    [first_archive] = list(s.archive.iterdir())
+    # three older runs' exports (copies of a real one), one with a file a person added
+    old = [s.exports / f"run-2025010{i}T000000000000Z" for i in (1, 2, 3)]
+    for folder in old:
+        shutil.copytree(first, folder)
+    (old[1] / "my-notes.txt").write_text("keep me")
+    month_ago = time.time() - 40 * 86400
+    os.utime(first_log, (month_ago, month_ago))
+    for f in [first_archive, *first_archive.rglob("*")]:
+        os.utime(f, (month_ago, month_ago))
+    env = {"SENDLENS_KEEP_EXPORTS": "2"}
+    p = _sendlens(home, "run", "--as-of", "2026-01-06T00:15:00Z", env=env)
+    out, err = p.communicate(timeout=300)
+    assert p.returncode == 0, err
+    exports = sorted(x.name for x in s.exports.iterdir())
+    [second] = [x for x in exports if x not in {first.name, *(o.name for o in old)}]
+    # the two newest stay whole; of the older ones only the added file (and its folder) is left
+    assert exports == sorted([old[1].name, first.name, second])
+    assert [x.name for x in old[1].rglob("*")] == ["my-notes.txt"]
+    assert (s.exports / second / "report.html").exists() and (first / "report.html").exists()
+    # the log and the archive of the first run were over 30 days old; the second run's stay
+    assert not first_log.exists() and not first_archive.exists()
+    assert len(list(s.logs.glob("run-*.log"))) == 1
+    assert "retention: removed 2 old export folder(s), 1 log(s), 1 archive folder(s)" in err

@@ -14,6 +14,7 @@ from sendlens.commands.ingest import ingest
 from sendlens.config import Settings, iso, utc_now
 from sendlens.errors import SendlensError
 from sendlens.lock import home_lock
+from sendlens.retention import prune
 
 
 def generate(out: Path, messages: int, seed: int, progress: Progress = quiet) -> dict[str, Path]:
@@ -67,6 +68,7 @@ def run(settings: Settings, as_of: datetime | None = None, include_pii: bool = F
         log(f"built as of {iso(result.as_of)} in {result.seconds:.1f}s")
         exported = export(settings, None, include_pii=include_pii, progress=log, run_id=run_id)
         log(f"exported to {exported.out_dir}")
+        log(prune(settings).summary())  # after the export: the newest export always stays
     summary = (f"{run_id}: landed {landed} rows, built as of {iso(result.as_of)}, "
                f"exported to {exported.out_dir}; log {log_path}")
     if failures:
