@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SPARK_STAMP := $(VENV)/.spark-stamp
 
-.PHONY: demo test setup browser spark bench clean
+.PHONY: demo test setup browser spark old-reader bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,14 +30,27 @@ $(SPARK_STAMP): $(STAMP)
 spark: $(SPARK_STAMP)
 	@$(PY) -m sendlens.spark || echo "the Spark test will be skipped" >&2
 
+# The oldest DuckDB reader the warehouse supports (README, "Querying the warehouse"), in a venv
+# of its own: tests/test_old_readers.py opens a published warehouse with it.
+OLDEST_READER := 1.4.0
+READER_VENV := .venv-reader
+READER_STAMP := $(READER_VENV)/.stamp-$(OLDEST_READER)
+
+$(READER_STAMP):
+	$(PYTHON) -m venv $(READER_VENV)
+	$(READER_VENV)/bin/python -m pip install -q 'duckdb==$(OLDEST_READER)'
+	touch $(READER_STAMP)
+
+old-reader: $(READER_STAMP)
+
 demo: $(STAMP)
 	$(VENV)/bin/sendlens demo
 
-test: $(STAMP) browser spark
+test: $(STAMP) browser spark old-reader
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py --messages 1000000
 
 clean:
-	rm -rf $(VENV) sendlens-home target logs
+	rm -rf $(VENV) $(READER_VENV) sendlens-home target logs
