@@ -246,11 +246,11 @@ def _read_ledger(out_dir: Path) -> dict[str, dict[str, int]]:
     return {k: v for k, v in files.items() if isinstance(k, str) and isinstance(v, dict)}
 
 
-def _owned_file(out_dir: Path, rel: str) -> Path | None:
+def file_inside(out_dir: Path, rel: str) -> Path | None:
     """``out_dir / rel`` when ``rel`` is a plain relative path inside ``out_dir`` naming a
     regular file (no absolute path, no ``..``, no symbolic link on the way)."""
     p = Path(rel)
-    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts) or rel == LEDGER_NAME:
+    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
         return None
     target = out_dir / p
     cur = out_dir
@@ -259,6 +259,36 @@ def _owned_file(out_dir: Path, rel: str) -> Path | None:
         if cur.is_symlink():
             return None
     return target if target.is_file() else None
+
+
+def _owned_file(out_dir: Path, rel: str) -> Path | None:
+    """A file the ledger may name for removal: inside ``out_dir``, and never the ledger."""
+    return None if rel == LEDGER_NAME else file_inside(out_dir, rel)
+
+
+def remove_export(out_dir: Path) -> bool:
+    """Remove a whole earlier export (retention): exactly the files its manifest lists, its
+    manifest and its ledger, then the folders left empty. A file someone added stays, and so
+    does its folder. True when ``out_dir`` is gone; a folder without a readable manifest is
+    left alone (nothing says what sendlens wrote there)."""
+    try:
+        listed = json.loads((out_dir / MANIFEST_NAME).read_text(encoding="utf-8")).get("files")
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(listed, list):
+        return False
+    for rel in [r for r in listed if isinstance(r, str)] + [LEDGER_NAME, MANIFEST_NAME]:
+        target = file_inside(out_dir, rel)
+        if target is not None:
+            target.unlink()
+    for d in sorted((p for p in out_dir.rglob("*") if p.is_dir() and not p.is_symlink()),
+                    key=lambda p: len(p.parts), reverse=True):
+        if not any(d.iterdir()):
+            d.rmdir()
+    if not any(out_dir.iterdir()):
+        out_dir.rmdir()
+        return True
+    return False
 
 
 def _finish_ledger(out_dir: Path, previous: dict[str, dict[str, int]], files: list[Path]) -> None:

@@ -2,9 +2,9 @@
 ``keep_exports``, ``keep_logs``, ``keep_archive``; 0 keeps everything).
 
 - exports: the newest ``keep_exports`` run folders ``<home>/exports/run-*`` stay, and always the
-  newest one, which the run that just published wrote. An older folder loses exactly the files
-  its ``manifest.json`` lists (what that export wrote), its ledger and its manifest; a file
-  someone added stays, and so does its folder then;
+  newest one, which the run that just published wrote. An older folder loses exactly what that
+  export wrote (``reports.export.remove_export``: the files its manifest lists); a file someone
+  added stays, and so does its folder then;
 - logs: run logs ``<home>/logs/run-*.log`` older than ``keep_logs`` days are removed;
 - archive: the landed inbox files of a run, ``<home>/archive/run-*/``, older than
   ``keep_archive`` days are removed (their rows are in the lake).
@@ -14,16 +14,13 @@ Only names sendlens gives (``run-<timestamp>``) are ever touched, and never thro
 
 from __future__ import annotations
 
-import json
 import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sendlens.config import Settings
-
-LEDGER = ".sendlens-export.json"
-MANIFEST = "manifest.json"
+from sendlens.reports.export import remove_export
 
 
 @dataclass
@@ -44,7 +41,7 @@ def prune(settings: Settings, now: float | None = None) -> Pruned:
     if settings.keep_exports > 0:
         runs = _runs(settings.exports, dirs=True)
         for folder in runs[:-max(1, settings.keep_exports)]:
-            if _remove_export(folder):
+            if remove_export(folder):
                 done.exports.append(folder)
     if settings.keep_logs > 0:
         for log in _runs(settings.logs, dirs=False):
@@ -70,40 +67,3 @@ def _runs(parent: Path, dirs: bool) -> list[Path]:
 
 def _newest_mtime(folder: Path) -> float:
     return max([folder.stat().st_mtime] + [p.stat().st_mtime for p in folder.rglob("*") if not p.is_symlink()])
-
-
-def _remove_export(folder: Path) -> bool:
-    """Remove what the export in ``folder`` wrote (the files its manifest lists), then empty
-    folders. True when the folder is gone; a folder without a readable manifest is left alone."""
-    try:
-        listed = json.loads((folder / MANIFEST).read_text(encoding="utf-8")).get("files")
-    except (OSError, ValueError, AttributeError):
-        return False
-    if not isinstance(listed, list):
-        return False
-    for rel in [r for r in listed if isinstance(r, str)] + [LEDGER, MANIFEST]:
-        target = _inside(folder, rel)
-        if target is not None:
-            target.unlink()
-    for d in sorted((p for p in folder.rglob("*") if p.is_dir() and not p.is_symlink()),
-                    key=lambda p: len(p.parts), reverse=True):
-        if not any(d.iterdir()):
-            d.rmdir()
-    if not any(folder.iterdir()):
-        folder.rmdir()
-        return True
-    return False
-
-
-def _inside(folder: Path, rel: str) -> Path | None:
-    """``folder / rel`` when ``rel`` is a plain relative path to a regular file inside it (no
-    absolute path, no ``..``, no link on the way)."""
-    p = Path(rel)
-    if p.is_absolute() or not p.parts or any(part in ("", ".", "..") for part in p.parts):
-        return None
-    cur = folder
-    for part in p.parts:
-        cur = cur / part
-        if cur.is_symlink():
-            return None
-    return cur if cur.is_file() else None
