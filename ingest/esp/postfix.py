@@ -18,7 +18,7 @@ from sendlens.ingest.esp.fields import address_of, parse_ts, text
 from sendlens.ingest.esp.mapping import Context, EventRows
 from sendlens.ingest.esp.postfix_log import (DEFERRED, EXPIRY, SENDER_PATTERN_ENV, TZ_ENV, YEAR_ENV, LogEvents,
                                              read)
-from sendlens.ingest.esp.smtp import ADDRESS_CODES, is_policy_refusal
+from sendlens.ingest.esp.smtp import ADDRESS_CODES, is_policy_refusal, with_status
 
 SOURCE = "postfix"
 # A header logged by header_checks INFO/WARN (names are case-insensitive: kept lower-case),
@@ -63,8 +63,6 @@ def _words(diagnostic: str | None) -> str:
     """The diagnostic's words, lower-case, without names (host and domain names, addresses, IP
     literals, URLs): "blocked.example" or "mx.spam-filter.example" must not read as a block."""
     return _NAMES.sub(" ", diagnostic or "").lower()
-
-
 
 
 def _codes(dsn: str | None) -> tuple[int | None, int | None]:
@@ -115,13 +113,7 @@ def response(dsn: str | None, reply: str | None) -> tuple[str | None, str | None
     rc = _REPLY.match(body)
     if rc:
         code = rc.group("code")
-    if dsn and not re.search(r"(?<![\d.])" + re.escape(dsn) + r"(?![\d.])", body):
-        if code:
-            rest = body[len(code):].lstrip(" -")
-            body = f"{code} {dsn} {rest}".strip()
-        else:
-            body = f"{dsn} {body}".strip()
-    return code or dsn, body or None
+    return code or dsn, with_status(dsn, body)
 
 
 def map_event(event: dict[str, Any], ctx: Context) -> EventRows:

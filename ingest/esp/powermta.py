@@ -32,7 +32,7 @@ from sendlens.ingest.esp.errors import EventRejected, NotJson, unsupported
 from sendlens.ingest.esp.events import RawEvent, hashed_id
 from sendlens.ingest.esp.fields import address_of, parse_ts, strip_brackets, text
 from sendlens.ingest.esp.mapping import Context, EventRows
-from sendlens.ingest.esp.smtp import ENHANCED, enhanced_parts, is_address_failure, smtp_code
+from sendlens.ingest.esp.smtp import ENHANCED, enhanced_parts, is_address_failure, smtp_code, with_status
 
 SOURCE = "powermta"
 DEFAULT_DELIVERY_FIELDS = ("jobId",)
@@ -85,7 +85,6 @@ BOUNCE_CATEGORIES: dict[str, tuple[str, str | None]] = {
 COMPLAINT_TYPES = ("", "abuse", "fraud", "virus", "other")
 
 _DIAG_TYPE = re.compile(r"^\s*(smtp|x-[\w.-]+)\s*;\s*", re.IGNORECASE)
-_LEADING_CODE = re.compile(r"^([245]\d\d)([ -])")
 _MAX_JOINED_LINES = 50  # a quoted field spans at most this many lines
 
 
@@ -330,14 +329,10 @@ def diagnostic_of(row: dict[str, Any]) -> str | None:
     code (so the qualification reads one); dsnStatus alone when there is no response."""
     diag = text(row.get("dsnDiag"))
     status = text(row.get("dsnStatus"))
-    status_code = ENHANCED.search(status or "")
     if diag:
         diag = _DIAG_TYPE.sub("", diag, count=1).strip()
-        if status_code and not ENHANCED.search(diag):
-            m = _LEADING_CODE.match(diag)
-            diag = (f"{m.group(1)} {status_code.group(0)} {diag[m.end():].lstrip()}" if m
-                    else f"{status_code.group(0)} {diag}")
-        return diag or status
+        status_code = ENHANCED.search(status or "")
+        return with_status(status_code.group(0) if status_code else None, diag) or status
     return status
 
 

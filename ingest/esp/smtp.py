@@ -58,14 +58,23 @@ def is_policy_refusal(*texts: Any) -> bool:
     return code is not None and code.split(".")[1] in ("6", "7")
 
 
+_LEADING_REPLY = re.compile(r"^([245]\d\d)[ -]")
+
+
 def with_status(status: Any, diagnostic: Any) -> str | None:
-    """The diagnostic text, prefixed with the enhanced status code when the provider gave it
-    apart and the text does not already contain it (the qualification reads codes from the
-    text)."""
+    """The diagnostic text carrying the enhanced status code the provider or MTA gave apart
+    (SES ``status``, Mailgun ``enhanced-code``, Postfix ``dsn=``, PowerMTA ``dsnStatus``), when
+    the text has no enhanced code of its own: after its leading reply code (``550 5.1.1 ...``),
+    else in front. The qualification table reads the codes from the text."""
     diag, code = text(diagnostic), text(status)
-    if code and ENHANCED.fullmatch(code) and (not diag or code not in diag):
-        return f"{code} {diag}" if diag else code
-    return diag
+    if not code or not ENHANCED.fullmatch(code):
+        return diag
+    if not diag:
+        return code
+    if ENHANCED.search(diag):
+        return diag
+    m = _LEADING_REPLY.match(diag)
+    return f"{m.group(1)} {code} {diag[m.end():].lstrip()}" if m else f"{code} {diag}"
 
 
 def smtp_code(*texts: Any) -> str | None:
