@@ -3,6 +3,8 @@
 - ``cross.fct_message_status_vs_send_log``: exactly one row per mode (two rows) for every
   message of the sending log relayed at or before as_of, and none for any other message;
 - ``freshness.rpt_delivery_kpis_as_of``: every report row was built as of the build's as_of;
+- ``freshness.feeds``: the stale feeds of marts.rpt_source_freshness, as warnings (never a
+  failure);
 - ``consistency.rpt_delivery_kpis``: processed = delivered + bounces_errors and
   bounces_errors = hard_bounces + soft_bounces;
 - ``consistency.dash_delivery_kpis``: delivered + bounces_errors <= sent;
@@ -118,6 +120,26 @@ def _freshness_as_of(con, wh: _Warehouse, as_of: datetime) -> CheckResult:
                            [f"rpt_delivery_kpis.as_of: {n_bad} of {n} rows differ from the "
                             f"build's as_of {want}; observed {seen}"])
     return CheckResult("", "passed", f"{n} rows as of {want}", [])
+
+
+def _feeds_fresh(con, wh: _Warehouse) -> CheckResult:
+    """The stale feeds of marts.rpt_source_freshness, as warnings: a feed that stopped while the
+    sends go on is for a person to look at, not a reason to hold the build back."""
+    if not wh.has(MART_SCHEMA, "rpt_source_freshness"):
+        return _skip("marts.rpt_source_freshness missing")
+    rows = con.execute(f"""
+        select feed, is_stale, messages_relayed_since, hours_of_sends_since, warn_after_hours,
+               cast(latest_received_at as varchar), cast(latest_relayed_at as varchar)
+        from {MART_SCHEMA}.rpt_source_freshness order by feed""").fetchall()
+    warnings = [
+        f"the {feed} feed is stale: {since:,} messages were relayed over {hours:.1f} hours after its "
+        + (f"newest event (received {latest})" if latest else "first send, and it has no event yet")
+        + f", up to {relayed}; the threshold is {limit:g} hours (stale_{feed}_hours)"
+        for feed, stale, since, hours, limit, latest, relayed in rows if stale]
+    fresh = [feed for feed, stale, *_ in rows if not stale]
+    details = (f"{len(warnings)} stale feed(s) of {len(rows)}" if warnings
+               else f"{len(rows)} feeds arriving with the sends ({', '.join(fresh)})")
+    return CheckResult("", "passed", details, [], warnings=warnings)
 
 
 def _rule_check(con, wh: _Warehouse, table: str, rules: list[tuple[str, str]]) -> CheckResult:

@@ -41,7 +41,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from sendlens.expectations.checks import (_RULES, _check, _cross_status_vs_log, _freshness_as_of,
+from sendlens.expectations.checks import (_RULES, _check, _cross_status_vs_log, _feeds_fresh, _freshness_as_of,
                                  _rule_check, _send_log_relation)
 from sendlens.expectations.chunks import CHUNK_ROWS
 from sendlens.expectations.docs import write_docs
@@ -164,6 +164,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
                               (changed or {}).get("fct_message_status", (None, None))[1]))
         results.append(_check("freshness.rpt_delivery_kpis_as_of", "freshness",
                               _freshness_as_of, con, wh, as_of))
+        results.append(_check("freshness.feeds", "freshness", _feeds_fresh, con, wh))
         for table, rules in _RULES.items():
             results.append(_check(f"consistency.{table}", "consistency",
                                   _rule_check, con, wh, table, rules))

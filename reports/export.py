@@ -23,6 +23,7 @@ import csv
 import datetime as dt
 import io
 import json
+import logging
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -35,6 +36,7 @@ from .html_report import ReportContext, build_html
 from .warehouse import Marts, connect_read_only, mask_emails, neutralise_formula, ql
 from .workbook import MAX_SHEET_ROWS, write_workbook
 
+LOG = logging.getLogger("sendlens.reports")
 HTML_NAME = "report.html"
 WORKBOOK_NAME = "sendlens_report.xlsx"
 MANIFEST_NAME = "manifest.json"
@@ -75,7 +77,7 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
     out_dir = Path(out_dir)
     if not warehouse.is_file():
         raise FileNotFoundError(f"warehouse not found: {warehouse}")
-    say = progress or (lambda _msg: None)
+    say = progress or (lambda _msg: None)  # the one summary line; the detail goes to LOG.debug
     run_info = dict(run_info or {})
     if not include_pii and run_info.get("checks") is not None:
         run_info["checks"] = _masked_checks(run_info["checks"])
@@ -88,9 +90,9 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         marts = Marts.open(con, include_pii=include_pii, pseudonym_key=pseudonym_key)
         check_contract(marts)  # a warehouse the report cannot read fails before any file is written
         if not marts.tables:
-            say(f"no tables in schema {marts.schema!r} of {warehouse}")
+            LOG.warning(f"no tables in schema {marts.schema!r} of {warehouse}")
         for w in marts.warnings:
-            say(f"warning: {w}")
+            LOG.warning(w)
         previous = _read_ledger(out_dir)
 
         files: list[Path] = []
@@ -107,7 +109,7 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
             marts.set_count(t, n_csv)
             files += [csv_path, pq_path]
             rel[t] = {"csv": f"csv/{t}.csv", "parquet": f"parquet/{t}.parquet"}
-            say(f"exported marts.{t}: {n_csv:,} rows")
+            LOG.debug(f"exported marts.{t}: {n_csv:,} rows")
 
         as_of = _as_of(marts, run_info)
 
@@ -115,13 +117,13 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         tmp = _tmp_path(wb_path, ".xlsx")
         try:
             write_workbook(marts, tmp, as_of=as_of, run_info=run_info, row_counts=row_counts,
-                           max_rows=max_sheet_rows, progress=say)
+                           max_rows=max_sheet_rows, progress=LOG.debug)
             os.replace(tmp, wb_path)
         finally:
             if tmp.exists():
                 tmp.unlink()
         files.append(wb_path)
-        say(f"wrote {wb_path.name}")
+        LOG.debug(f"wrote {wb_path.name}")
 
         ctx = ReportContext(marts=marts, as_of=as_of, run_info=run_info, row_counts=row_counts,
                             files=rel, workbook_rel=WORKBOOK_NAME, top_n=top_n)
@@ -130,14 +132,14 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
         _write_text(html_path, html)
         files.append(html_path)
         for w in ctx.warnings:
-            say(f"warning: {w}")
-        say(f"wrote {html_path.name}")
+            LOG.warning(w)
+        LOG.debug(f"wrote {html_path.name}")
 
         if run_info.get("checks") is not None:
             dq_path = out_dir / QUALITY_NAME
             _write_text(dq_path, _checks_csv(run_info["checks"]))
             files.append(dq_path)
-            say(f"wrote {dq_path.name}")
+            LOG.debug(f"wrote {dq_path.name}")
     finally:
         con.close()
 
@@ -158,6 +160,8 @@ def export_reports(warehouse: Path, out_dir: Path, *, include_pii: bool = False,
     _write_text(manifest_path, json.dumps(manifest, indent=2, default=str) + "\n")
     files.append(manifest_path)
     _finish_ledger(out_dir, previous, files)
+    say(f"exported {len(row_counts)} marts ({sum(row_counts.values()):,} rows, CSV and Parquet), "
+        f"{wb_path.name}, {html_path.name}" + (f", {QUALITY_NAME}" if run_info.get("checks") is not None else ""))
     return ExportResult(out_dir=out_dir, files=files, row_counts=row_counts, html_report=html_path,
                         workbook=wb_path, warnings=warnings, manifest=manifest)
 

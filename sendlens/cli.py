@@ -9,6 +9,7 @@ from pathlib import Path
 
 from sendlens.ingest.contracts import KINDS, SOURCES
 from sendlens.config import load_settings, parse_timestamp, utc_now
+from sendlens.core import output
 from sendlens.errors import SendlensError
 
 
@@ -29,12 +30,36 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _verbosity_options() -> argparse.ArgumentParser:
+    """-q / -v, accepted before or after the command (``sendlens -q run``, ``sendlens run -q``)."""
+    common = argparse.ArgumentParser(add_help=False)
+    g = common.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", dest="verbosity", action="store_const", const="quiet",
+                   default=argparse.SUPPRESS,
+                   help="print only warnings and errors (a scheduled run that went well prints nothing)")
+    g.add_argument("-v", "--verbose", dest="verbosity", action="store_const", const="verbose",
+                   default=argparse.SUPPRESS,
+                   help="print the detail under each step too: every dbt model and test, every file written")
+    return common
+
+
+class _Sub(argparse._SubParsersAction):
+    """Every command takes the verbosity options too."""
+
+    def add_parser(self, name, **kwargs):  # type: ignore[override]
+        kwargs.setdefault("parents", []).append(_verbosity_options())
+        return super().add_parser(name, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="sendlens",
         description="Delivery reporting for marketing messages: land raw logs, derive sending-log "
                     "statuses and KPIs with dbt on DuckDB, check, publish, export.",
+        parents=[_verbosity_options()],
     )
+    p.register("action", "parsers", _Sub)
+    p.set_defaults(verbosity="normal")
     p.add_argument("--home", help="home directory (default: $SENDLENS_HOME, else ./sendlens-home)")
     p.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -73,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="write the report files (CSV, Parquet, Excel, HTML)")
     s.add_argument("--out", type=Path, help="output directory (default <home>/exports/<run-id>)")
     s.add_argument("--include-pii", action="store_true", help="do not mask addresses")
+
+    s = sub.add_parser("docs", help="write dbt's documentation site of the warehouse (lineage included)",
+                       description="Every model, column, test, source and exposure of the published "
+                                   "warehouse with the lineage graph, as one HTML file that opens "
+                                   "from disk (dbt docs generate --static).")
+    s.add_argument("--out", type=Path, help="output directory (default <home>/exports/docs)")
 
     s = sub.add_parser("run", help="scheduled batch: ingest the inbox, build, export")
     s.add_argument("--as-of", type=_timestamp, help="build instant (default now)")
@@ -124,28 +155,43 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def _progress(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+_progress = output.step  # a step line: logged at INFO (stderr; see sendlens/core/output.py)
+
+
+def _fail(prefix: str, text: str) -> None:
+    """An error on stderr with its headline as the last line (what cron mails and `tail -1`
+    show): the detail lines first, indented, then ``sendlens: error: <headline>``."""
+    head, *detail = str(text).splitlines() or [""]
+    for line in detail:
+        print(f"  {line}" if line.strip() else "", file=sys.stderr)
+    print(f"{prefix}{head}", file=sys.stderr, flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    output.configure(args.verbosity)
     from sendlens import pipeline  # imported late: --help stays fast
     try:
         settings = load_settings(args.home)
         return _dispatch(args, settings, pipeline)
     except SendlensError as exc:
-        print(f"sendlens: error: {exc}", file=sys.stderr)
+        _fail("sendlens: error: ", str(exc))
         return exc.exit_code
     except (ValueError, OSError) as exc:
-        print(f"sendlens: error: {exc}", file=sys.stderr)
+        _fail("sendlens: error: ", str(exc))
         return 1
     except KeyboardInterrupt:
         print("sendlens: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # noqa: BLE001 - last resort: one line, not a traceback
-        print(f"sendlens: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _fail("sendlens: internal error: ", f"{type(exc).__name__}: {exc}")
         return 70
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    """A command's result on stdout; nothing with --quiet (cron mails only what went wrong)."""
+    if args.verbosity != "quiet":
+        print(text)
 
 
 def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
@@ -161,31 +207,35 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
                                    delivery_field=args.delivery_field)
         for o in outcomes:
             for w in o.warnings:
-                print(f"sendlens: warning: {w}", file=sys.stderr)
+                output.LOG.warning(w)
             if args.json:
                 print(json.dumps(o.as_json()))
             else:
                 verb = "already ingested" if o.status == "already_ingested" else "landed"
-                print(f"{o.file} [{o.kind}]: {verb}: read {o.rows_read}, landed {o.rows_landed}, "
-                      f"rejected {o.rows_rejected} (batch {o.batch_id})")
+                _say(args, f"{o.file} [{o.kind}]: {verb}: read {o.rows_read}, landed {o.rows_landed}, "
+                           f"rejected {o.rows_rejected} (batch {o.batch_id})")
         return 0
     if cmd == "build":
         result = pipeline.build(settings, args.as_of, progress=_progress, engine=args.engine,
                                 full_refresh=args.full_refresh)
-        print(f"built ({result.mode}) as of {result.as_of.isoformat()} in {result.seconds:.1f}s: "
-              f"{result.warehouse}")
+        _say(args, f"built ({result.mode}) as of {result.as_of.isoformat()} in {result.seconds:.1f}s: "
+                   f"{result.warehouse}")
         return 0
     if cmd == "compute-stats":
         path = pipeline.compute_stats(settings, args.at, args.delivery, progress=_progress)
-        print(f"dashboard refreshed: {path}")
+        _say(args, f"dashboard refreshed: {path}")
         return 0
     if cmd == "export":
         result = pipeline.export(settings, args.out, include_pii=args.include_pii, progress=_progress)
-        print(f"exported to {result.out_dir} (report: {result.html_report})")
+        _say(args, f"exported to {result.out_dir} (report: {result.html_report})")
+        return 0
+    if cmd == "docs":
+        page = pipeline.docs(settings, args.out, progress=_progress)
+        _say(args, f"documentation site: {page}")
         return 0
     if cmd == "run":
         summary = pipeline.run(settings, args.as_of, include_pii=args.include_pii, progress=_progress)
-        print(summary)
+        _say(args, summary)
         return 0
     if cmd == "config":
         if args.dbt_vars:
@@ -220,7 +270,7 @@ def _dispatch(args: argparse.Namespace, settings, pipeline) -> int:
             print(f"{kind}: {path}")
         return 0
     if cmd == "demo":
-        print(pipeline.demo(settings, args.messages, args.seed, progress=_progress))
+        _say(args, pipeline.demo(settings, args.messages, args.seed, progress=_progress))
         return 0
     raise SendlensError(f"unknown command {cmd}")
 

@@ -90,6 +90,13 @@ class Settings:
     # incremental lookback past validity_end for late feedback and tracking
     late_event_lookback_days: float = setting(
         7.0, "days past validity_end an incremental build still recomputes a message", lo=0, hi=3660, dbt=True)
+    # stale feeds (marts.rpt_source_freshness): the sends go on, the feed does not
+    stale_feedback_hours: float = setting(
+        6.0, "hours of sends after the newest MTA feedback event at which the feedback feed is stale",
+        lo=0, hi=8760, lo_open=True, dbt=True)
+    stale_tracking_hours: float = setting(
+        24.0, "hours of sends after the newest tracking event at which the tracking feed is stale",
+        lo=0, hi=8760, lo_open=True, dbt=True)
     # range rules at ingest (and for --as-of / --at): a value outside them is a typo or a
     # poison value that would fail every later build's checks, so its row is rejected
     earliest_timestamp: str = setting("2000-01-01T00:00:00Z", "no timestamp before it (ISO 8601)")

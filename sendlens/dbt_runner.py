@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from sendlens.config import PER_BUILD_VARS, PROJECT_DIR, Settings
+from sendlens.core.output import NodeBar
+
+LOG = logging.getLogger("sendlens.dbt")
+_RESULTS = {"LogModelResult": "model", "LogTestResult": "test", "LogSeedResult": "seed",
+            "LogSnapshotResult": "snapshot"}
+_PLURAL = {"model": "models", "test": "tests", "seed": "seeds", "snapshot": "snapshots"}
 
 
 class DbtFailed(Exception):
@@ -23,6 +32,60 @@ class DbtResult:
     returncode: int
     failures: list[str]
     log: str
+    summary: "DbtSummary" = None  # type: ignore[assignment]
+
+
+@dataclass
+class DbtSummary:
+    """What a dbt run did, in a line: nodes per type and status, and each warning named."""
+
+    counts: Counter = field(default_factory=Counter)  # (resource type, status) -> nodes
+    warned: list[dict] = field(default_factory=list)  # the data of each test that warned
+    descriptions: dict[str, str] = field(default_factory=dict)  # test unique_id -> its YAML description
+
+    def add(self, kind: str, data: dict) -> None:
+        status = str(data.get("status") or "").lower()
+        self.counts[(kind, status)] += 1
+        if status == "warn":
+            self.warned.append(data)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Each warning named: the test's model, its failing rows, what it checks (its YAML
+        description, when it has one) and its dbt name."""
+        out = []
+        for data in self.warned:
+            node = data.get("node_info") or {}
+            name = node.get("node_name") or data.get("name")
+            on = str(data.get("attached_node") or "").split(".")[-1]
+            failing = data.get("num_failures")
+            what = self.descriptions.get(node.get("unique_id", ""), "")
+            out.append(f"dbt test on {on or '?'} warned"
+                       + (f" ({failing} row{'s' if failing != 1 else ''})" if failing is not None else "")
+                       + (f": {what.strip()}" if what.strip() else "") + f" [{name}]")
+        return out
+
+    def line(self) -> str:
+        """e.g. ``46 models, 2 seeds, 226 tests: 225 passed, 1 warned, 0 failed``."""
+        kinds = [k for k in ("model", "seed", "snapshot") if self._total(k)]
+        parts = [f"{self._total(k)} {_PLURAL[k] if self._total(k) != 1 else k}" for k in kinds]
+        built_failed = sum(n for (k, s), n in self.counts.items() if k != "test" and s in ("error", "fail"))
+        tests = self._total("test")
+        text = ", ".join(parts) or "no models"
+        if built_failed:
+            text += f" ({built_failed} failed)"
+        if tests:
+            passed = self.counts[("test", "pass")]
+            warned = self.counts[("test", "warn")]
+            failed = self.counts[("test", "fail")] + self.counts[("test", "error")]
+            text += f", {tests} tests: {passed} passed, {warned} warned, {failed} failed"
+        skipped = sum(n for (k, s), n in self.counts.items() if s == "skipped")
+        if skipped:
+            text += f", {skipped} skipped"
+        return text
+
+    def _total(self, kind: str) -> int:
+        return sum(n for (k, _), n in self.counts.items() if k == kind)
 
 
 def _env(settings: Settings, database: Path) -> dict[str, str]:
@@ -39,16 +102,21 @@ def _env(settings: Settings, database: Path) -> dict[str, str]:
     return env
 
 
+def work_dir(settings: Settings, work: str) -> Path:
+    """The folder of one kind of dbt run (its target/ and logs/) under the home's work folder."""
+    return settings.staging_dir / work
+
+
 def manifest_path(settings: Settings, target: str = "duckdb") -> Path:
-    """dbt's manifest of the last run (parsed models, their configs and declarations)."""
-    return settings.staging_dir / ("dbt" if target == "duckdb" else f"dbt-{target}") / "target" / "manifest.json"
+    """dbt's manifest of the last build (parsed models, their configs and declarations)."""
+    return work_dir(settings, "dbt" if target == "duckdb" else f"dbt-{target}") / "target" / "manifest.json"
 
 
 def run_dbt(settings: Settings, database: Path, command: list[str],
             build_vars: dict[str, object] | None = None,
             progress: Callable[[str], None] | None = None, target: str = "duckdb",
             extra_env: dict[str, str] | None = None,
-            extra_vars: dict[str, object] | None = None) -> DbtResult:
+            extra_vars: dict[str, object] | None = None, work_folder: str | None = None) -> DbtResult:
     """Run ``dbt <command>``; raise DbtFailed with a readable summary on failure.
 
     The settings' vars (``settings.model_vars()``, plus ``extra_vars``) go in ``--vars``; the
@@ -56,11 +124,12 @@ def run_dbt(settings: Settings, database: Path, command: list[str],
     in the environment, read by the build_var macro, because dbt re-parses the whole project
     when ``--vars`` change. ``target`` is a profiles.yml output (``duckdb``, the default, or
     ``spark``); ``extra_env`` adds environment variables the profile reads (the Spark
-    session's settings)."""
+    session's settings); ``work_folder`` names a work folder of its own (default: the builds' one,
+    whose manifest the incremental plan and the gates read)."""
     unknown = sorted(set(build_vars or {}) - PER_BUILD_VARS)
     if unknown:
         raise ValueError(f"not per-build vars: {', '.join(unknown)} (settings come from Settings.model_vars)")
-    work = manifest_path(settings, target).parent.parent
+    work = work_dir(settings, work_folder) if work_folder else manifest_path(settings, target).parent.parent
     per_build = dict(build_vars or {})
     constant = {**settings.model_vars(), **(extra_vars or {})}
     args = [
@@ -77,32 +146,55 @@ def run_dbt(settings: Settings, database: Path, command: list[str],
     env = _env(settings, database)
     env["SENDLENS_BUILD_VARS"] = json.dumps(per_build)
     env.update(extra_env or {})
+    started = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=str(PROJECT_DIR))
     lines: list[str] = []
     failures: list[str] = []
+    summary = DbtSummary()
+    bar = NodeBar(f"dbt {command[0]}")
     assert proc.stdout is not None
-    for line in proc.stdout:
-        lines.append(line)
-        try:
-            event = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        info = event.get("info", {})
-        msg = info.get("msg", "")
-        name = info.get("name", "")
-        level = info.get("level", "")
-        if name in ("LogModelResult", "LogTestResult", "LogSeedResult") and progress:
-            progress(msg)
-        if level == "error" or name in ("RunResultError", "RunResultFailure", "RunResultErrorNoMessage"):
-            if msg.strip():
-                failures.append(msg.strip())
-    proc.wait()
-    result = DbtResult(args, proc.returncode, failures, "".join(lines))
+    try:
+        for line in proc.stdout:
+            lines.append(line)
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            info = event.get("info", {})
+            msg = info.get("msg", "")
+            name = info.get("name", "")
+            level = info.get("level", "")
+            if name in _RESULTS:  # one line per node: the detail under the step's summary
+                data = event.get("data", {})
+                summary.add(_RESULTS[name], data)
+                LOG.debug(msg)
+                bar.update(data.get("index"), data.get("num_models") or data.get("total"))
+            if level == "error" or name in ("RunResultError", "RunResultFailure", "RunResultErrorNoMessage"):
+                if msg.strip():
+                    failures.append(msg.strip())
+        proc.wait()
+    finally:
+        bar.close()
+    result = DbtResult(args, proc.returncode, failures, "".join(lines), summary)
+    if summary.warned:
+        summary.descriptions = _test_descriptions(work / "target" / "manifest.json")
+    for warning in summary.warnings:
+        logging.getLogger("sendlens").warning(warning)
+    if progress and summary.counts:
+        progress(f"dbt {command[0]}: {summary.line()} ({time.monotonic() - started:.1f} s)")
     if proc.returncode != 0:
         summary = "\n".join(failures[:20]) or _tail(lines)
         raise DbtFailed(f"dbt {' '.join(command)} failed:\n{summary}")
     return result
+
+
+def _test_descriptions(manifest: Path) -> dict[str, str]:
+    try:
+        nodes = json.loads(manifest.read_text())["nodes"]
+    except (OSError, ValueError, KeyError):
+        return {}
+    return {uid: n.get("description") or "" for uid, n in nodes.items() if n.get("resource_type") == "test"}
 
 
 def _tail(lines: list[str], n: int = 15) -> str:

@@ -48,7 +48,8 @@ def run_suites(db: Path, *, as_of: datetime, failed: str, memory_limit: str | No
         return None
     report = validate_warehouse(db, as_of=as_of, memory_limit=memory_limit,
                                 temp_directory=temp_directory, **options)
-    checks = [{"name": r.name, "status": r.status, "details": r.details} for r in report.results]
+    checks = [{"name": r.name, "status": r.status, "details": r.details,
+               **({"warnings": list(r.warnings)} if r.warnings else {})} for r in report.results]
     if not report.passed:
         raise ChecksFailed(f"{failed}\n" + report.summary())
     return checks

@@ -9,6 +9,7 @@ sendlens/commands/; this module is their one front door (the CLI and the tests c
 from __future__ import annotations
 
 from sendlens.commands.build import DBT_BUILD_EXCLUDE, ENGINES, BuildResult, build
+from sendlens.commands.docs import docs
 from sendlens.commands.export import PSEUDONYM_KEY, export, pseudonym_key
 from sendlens.commands.home import Progress, connect, init_home
 from sendlens.commands.ingest import ingest
@@ -19,5 +20,5 @@ from sendlens.errors import ChecksFailed, SendlensError
 __all__ = [
     "DBT_BUILD_EXCLUDE", "ENGINES", "INGEST_ORDER", "PSEUDONYM_KEY", "STATS_SUITES", "BuildResult",
     "ChecksFailed", "Progress", "SendlensError", "build", "compute_stats", "connect", "demo",
-    "export", "generate", "ingest", "init_home", "pseudonym_key", "run",
+    "docs", "export", "generate", "ingest", "init_home", "pseudonym_key", "run",
 ]

@@ -110,6 +110,9 @@ def test_two_runs_started_together_one_completes_exactly(tmp_path):
 
     # class 12: the link is said in the summary and the log, and moved aside as a link
     assert "yesterday.csv" in done and "link to a missing file" in done
+    # the last line of a failed run is the error (what cron mails and `tail -1` show)
+    assert done.strip().splitlines()[-1].startswith(
+        "sendlens: error: 1 input file(s) could not be landed"), done[-1500:]
     [log] = s.settings.logs.glob("run-*.log")
     assert "yesterday.csv: a link to a missing file" in log.read_text()
     assert "@example.com" not in log.read_text() + done  # no recipient address in what a run prints

@@ -6,6 +6,7 @@ manifest of a real `dbt parse` and from a warehouse built from a few landed rows
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ PUBLIC_MARTS = {
     "rpt_confirmation_audit", "rpt_data_quality_findings", "rpt_delivery_domains",
     "rpt_delivery_engagement_hourly", "rpt_delivery_failure_reasons", "rpt_delivery_kpis",
     "rpt_delivery_kpis_hourly", "rpt_exclusion_causes", "rpt_kpi_reconciliation",
-    "rpt_proof_and_test_sends", "rpt_unqualified_failures",
+    "rpt_proof_and_test_sends", "rpt_source_freshness", "rpt_unqualified_failures",
 }
 
 
@@ -122,3 +123,47 @@ def test_the_warehouse_carries_every_description_as_a_comment(marts, built):
         if not r["comment"] or " ".join(r["comment"].split()) != described:
             missing.append(f"{r['table_name']}.{r['column_name']}")
     assert missing == []
+
+
+def test_exposures_name_what_the_exporter_reads(tmp_path_factory):
+    """The exposures (models/marts/_exposures.yml) list what each output reads: the workbook's
+    sheets, every public mart for the file exports, and for the HTML report at least the marts
+    its sections query."""
+    home = tmp_path_factory.mktemp("mart-docs-exposures")
+    settings = load_settings(home)
+    run_dbt(settings, home / "parse.duckdb", ["parse"], settings.instant_vars(utc_now()))
+    manifest = json.loads(manifest_path(settings).read_text())
+    reads = {e["name"]: {n.split(".")[-1] for n in e["depends_on"]["nodes"]}
+             for e in manifest["exposures"].values()}
+    from sendlens.reports.workbook import WORKBOOK_TABLES
+
+    assert set(reads) == {"html_report", "workbook", "file_exports"}
+    assert reads["workbook"] == set(WORKBOOK_TABLES)
+    assert reads["file_exports"] == PUBLIC_MARTS
+    source = "\n".join((Path(__file__).parents[1] / "sendlens" / "reports" / f).read_text()
+                       for f in ("report_data.py", "html_report.py", "report_charts.py", "totals.py"))
+    used = {m for m in PUBLIC_MARTS if f'"{m}"' in source or f"'{m}'" in source}
+    assert used and used <= reads["html_report"] <= PUBLIC_MARTS, used - reads["html_report"]
+
+
+def test_sendlens_docs_writes_the_site_with_lineage_sources_and_exposures(built, tmp_path):
+    from sendlens import pipeline
+
+    page = pipeline.docs(built.settings, tmp_path / "docs")
+    assert page == tmp_path / "docs" / "index.html"
+    html = page.read_text(encoding="utf-8")
+    assert "<html" in html.lower() and len(html) > 100_000  # the site with its data inside
+    manifest = json.loads((tmp_path / "docs" / "manifest.json").read_text())
+    catalog = json.loads((tmp_path / "docs" / "catalog.json").read_text())
+    assert {e["name"] for e in manifest["exposures"].values()} >= {"html_report", "workbook"}
+    assert {s["name"] for s in manifest["sources"].values()} >= {"send_log", "feedback", "tracking"}
+    # the lineage: staging reads the lake's sources, the marts read the models before them
+    stg = manifest["nodes"]["model.sendlens.stg_send_log"]
+    assert "source.sendlens.lake.send_log" in stg["depends_on"]["nodes"]
+    # the catalog is the published warehouse's: every public mart, its columns with comments
+    tables = {n["metadata"]["name"]: n for n in catalog["nodes"].values()}
+    assert PUBLIC_MARTS <= set(tables)
+    cols = tables["rpt_delivery_kpis"]["columns"]
+    assert cols["delivered_rate"]["comment"], cols["delivered_rate"]
+    # read-only: the published warehouse is the same file, and a reader could stay connected
+    assert built.settings.warehouse.is_file()

@@ -124,13 +124,44 @@ def test_run_ingests_archives_builds_and_exports(tmp_path):
     assert manifest["checks_passed"] is True
     assert (export_dir / "report.html").exists() and (export_dir / "sendlens_report.xlsx").exists()
     assert (export_dir / "data-quality" / "index.html").exists()
-    assert len(list(s.logs.glob("run-*.log"))) == 1
+    [log] = s.logs.glob("run-*.log")
+    _check_run_output(err, log.read_text())
+    # --quiet: a run that went well prints nothing; --verbose: the detail under each step
+    q = _sendlens(home, "-q", "export")
+    q_out, q_err = q.communicate(timeout=120)
+    assert (q.returncode, q_out, q_err) == (0, "", ""), q_err
+    v = _sendlens(home, "export", "--verbose")
+    v_out, v_err = v.communicate(timeout=120)
+    assert v.returncode == 0 and "exported marts.fct_message_status: 10 rows" in v_err, v_err
+    assert "exported marts." not in err  # the default shows the step, not the detail
     # addresses are masked by default
     csv_text = (export_dir / "csv" / "fct_profile_history.csv").read_text() if (export_dir / "csv" / "fct_profile_history.csv").exists() else ""
     assert "user1@example.com" not in csv_text
     dim = export_dir / "csv" / "dim_address_quarantine.csv"
     if dim.exists():
         assert "u***@example.com" in dim.read_text() and "user1@example.com" not in dim.read_text()
+
+
+def _check_run_output(err: str, log: str) -> None:
+    """What an operator reads of a scheduled run: one line per step with its duration, dbt
+    summarised in a line (no node lines), the result last; the log file has it all, the
+    detail included, timestamped."""
+    lines = err.strip().splitlines()
+    import re
+
+    step_lines = {name: [ln for ln in lines if ln.startswith(name)]
+                  for name in ("ingest: ", "dbt build: ", "checks: ", "published ", "exported ")}
+    for name, found in step_lines.items():
+        assert len(found) == 1, (name, lines)
+        assert re.search(r"\(\d+\.\d s\)$", found[0]), found[0]
+    assert re.match(r"ingest: 2 file\(s\), 6 rows landed", step_lines["ingest: "][0])
+    assert re.match(r"dbt build: \d+ models, \d+ seeds, \d+ tests: \d+ passed, \d+ warned, 0 failed",
+                    step_lines["dbt build: "][0]), step_lines["dbt build: "]
+    assert re.match(r"checks: \d+ data-quality checks: \d+ passed", step_lines["checks: "][0])
+    assert not [ln for ln in lines if re.match(r"\d+ of \d+ ", ln)], "dbt's node lines are detail"
+    assert len(lines) <= 15, lines
+    assert re.search(r"^\S+ \S+ DEBUG \d+ of \d+ (OK|PASS) ", log, flags=re.M), log[:2000]
+    assert re.search(r"^\S+ \S+ INFO dbt build: ", log, flags=re.M)
 
 
 @pytest.mark.parametrize("phase", ["ingest", "build"])

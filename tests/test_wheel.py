@@ -4,6 +4,7 @@ empty folder (the dbt project travels as package data, setup.py)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -59,6 +60,13 @@ def test_an_installed_wheel_runs_the_demo_in_an_empty_folder(tmp_path):
     r = subprocess.run([sys.executable, "-m", "sendlens", "demo", "--messages", "400"],
                        env=env, cwd=empty, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
+    # what the demo prints: one line per step with its duration, dbt in one line, the result
+    steps = r.stderr.strip().splitlines()
+    for start in ("ingest: 6 files, ", "dbt build: ", "checks: ", "published ", "exported "):
+        [line] = [ln for ln in steps if ln.startswith(start)]
+        assert re.search(r"\(\d+\.\d s\)$", line), line
+    assert not [ln for ln in steps if re.match(r"\d+ of \d+ ", ln)]
+    assert r.stdout.startswith("demo finished in ") and "open it read-only: duckdb -readonly " in r.stdout
     assert (empty / "sendlens-home" / "warehouse" / "sendlens.duckdb").is_file()
     assert list((empty / "sendlens-home" / "exports").glob("*/report.html"))
     assert not (site / "sendlens" / "project" / "target").exists()  # dbt wrote into the home only

@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from sendlens import gate
-from sendlens.commands.checks import preload_checks, quality_gate, start_suite_helper
+from sendlens.commands.checks import checks_line, preload_checks, quality_gate, start_suite_helper, warn_checks
 from sendlens.commands.home import Progress, init_home, quiet, start
 from sendlens.config import Settings, iso, utc_now
 from sendlens.dbt_runner import DbtFailed, run_dbt
@@ -61,6 +61,7 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         try:
             progress(f"building models as of {iso(as_of)} into "
                      + (f"{target.path} (in place)" if target.in_place else target.path.parent.name))
+            step_started = time.monotonic()
             # an incremental build keeps the seeds it copied (they are fingerprinted: unchanged)
             command = (["build", *DBT_BUILD_EXCLUDE, "--exclude-resource-type", "seed"] if plan.incremental
                        else ["build", *DBT_BUILD_EXCLUDE, "--full-refresh"])
@@ -73,8 +74,12 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
             flushing = flush_early(target.path)
             if preloading is not None:
                 preloading.join()
+            step_started = time.monotonic()
             checks, documents = (quality_gate(settings, target.path, as_of, progress, plan, helper,
                                                outcome=target.left_on_failure) if run_checks else ([], {}))
+            if run_checks:
+                progress(f"checks: {checks_line(checks)} ({time.monotonic() - step_started:.1f} s)")
+            step_started = time.monotonic()
             if helper is not None:  # before recording and publishing: its read lock blocks writes
                 helper.close()
             flushing.join()
@@ -87,7 +92,8 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         finally:
             if helper is not None:  # a failed build (closing twice is a no-op)
                 helper.close()
-    progress(f"published {settings.warehouse}")
+    progress(f"published {settings.warehouse} ({time.monotonic() - step_started:.1f} s)")
+    warn_checks(checks)
     return BuildResult(as_of, settings.warehouse, time.monotonic() - started, checks, plan.mode)
 
 def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: bool,

@@ -4,6 +4,7 @@ second process for a full build's suites."""
 
 from __future__ import annotations
 
+import logging
 import shutil
 import threading
 from datetime import datetime
@@ -69,3 +70,25 @@ def quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progre
     if checks is None:  # suites not installed: dbt tests alone gate
         return [], {}
     return checks, gate.read_documents(docs)
+
+def checks_line(checks: list[dict]) -> str:
+    """The gate's checks in a line: ``20 data-quality checks: 20 passed`` (or ``none ran``)."""
+    if not checks:
+        return "no data-quality suites ran (great-expectations not installed: dbt's tests alone gate)"
+    counts: dict[str, int] = {}
+    for c in checks:
+        counts[str(c.get("status"))] = counts.get(str(c.get("status")), 0) + 1
+    parts = [f"{n} {status}" for status, n in sorted(counts.items(), key=lambda kv: kv[0] != "passed")]
+    return f"{len(checks)} data-quality checks: " + ", ".join(parts)
+
+
+def warn_checks(checks: list[dict], most: int = 5) -> None:
+    """The warnings of the gate's checks in the run's output (a stale feed among them), at most
+    ``most`` per check; the data-quality page lists them all."""
+    log = logging.getLogger("sendlens")
+    for c in checks:
+        found = c.get("warnings") or []
+        for w in found[:most]:
+            log.warning(f"{c['name']}: {w}")
+        if len(found) > most:
+            log.warning(f"{c['name']}: {len(found) - most} more warning(s) on the data-quality page")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from pathlib import Path
 
 import duckdb
@@ -28,6 +29,7 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
     from sendlens.reports.warehouse import mask_emails
 
     published(settings)
+    started = time.monotonic()
     run_id = run_id or new_run_id()
     out_dir = Path(out) if out else settings.exports / run_id
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -47,8 +49,9 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
         con.close()
     run_info = {"run_id": run_id, "as_of": iso(as_of) if as_of else None, "checks": checks,
                 "warehouse": str(settings.warehouse), "include_pii": include_pii}
+    said: list[str] = []
     result = export_reports(settings.warehouse, out_dir, include_pii=include_pii,
-                            run_info=run_info, progress=progress,
+                            run_info=run_info, progress=said.append,
                             pseudonym_key=pseudonym_key(settings))
     written = [p for p in result.files if p.name != "manifest.json"]
     for name, text in documents.items():  # the data-quality page of the published gates
@@ -67,6 +70,10 @@ def export(settings: Settings, out: Path | None = None, include_pii: bool = Fals
         "files": sorted({str(p.relative_to(out_dir)) for p in written} | {"manifest.json"}),
     }
     (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str))
+    what = said[-1] if said else "exported"
+    if documents:
+        what += ", the data-quality page"
+    progress(f"{what} to {out_dir} ({time.monotonic() - started:.1f} s)")
     return result
 
 PSEUDONYM_KEY = "pseudonym.key"
