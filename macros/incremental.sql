@@ -147,6 +147,7 @@
 {#- The batches landed since the published build (their files, for one kind), always with
     the kind's empty schema batch so the scan has a schema when nothing new landed. -#}
 {% macro lake_scan_new(kind) -%}
+    {%- set _ = source('lake', kind) -%}  {#- the lineage, as in lake_scan -#}
     {%- set files = build_var('new_batch_files', {}).get(kind, []) -%}
     read_parquet([
         {{ lake_glob('/' ~ kind ~ '/batch_id=0-empty/data/*.parquet') }}

@@ -46,8 +46,10 @@
 
 {#- A landed kind: every batch's Parquet under the lake. DuckDB-only syntax lives here; the
     Spark implementations of the dispatched macros are in spark.sql (spark__ wins over
-    default__ on Spark; default__ stays for other engines). -#}
+    default__ on Spark; default__ stays for other engines). The source() call is the lineage:
+    it makes the calling model depend on the kind's source (models/staging/_sources.yml). -#}
 {% macro lake_scan(kind) -%}
+    {%- set _ = source('lake', kind) -%}
     {{ return(adapter.dispatch('lake_scan', 'sendlens')(kind)) }}
 {%- endmacro %}
 {#- Canonical batches, plus the rows mapped from email-service-provider exports. -#}

@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'deliveries') }}
 -- One row per delivery: the newest landed version of each delivery_id. A canonical row always
 -- wins over one derived from an email-service-provider export.
 with source as (

@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'exclusions') }}
 -- One row per (delivery, excluded address): the newest landed version.
 with source as (
     select * from {{ lake_scan('exclusions') }}

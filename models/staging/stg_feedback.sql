@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'feedback') }}
 -- One row per MTA feedback event: repeats of an event_id (exact duplicates, or the same event
 -- landed again in a later batch) count once; the first landed copy wins. `copies` keeps how
 -- many were received, for the reconciliation's "duplicates removed".

@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'operators') }}
 -- One row per operator (newest landed version) with a flag per role the SPEC relies on.
 with source as (
     select * from {{ lake_scan('operators') }}

@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'send_log') }}
 -- One row per message: the newest landed version of each message_id (a prepared message
 -- landed again once relayed takes its relayed_at from the later batch). Canonical rows win over
 -- rows derived from email-service-provider exports; among derived rows the earliest relay wins

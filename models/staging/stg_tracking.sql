@@ -1,4 +1,3 @@
--- depends_on: {{ source('lake', 'tracking') }}
 -- One row per tracking event; repeats of an event_id count once (first landed copy wins).
 -- Kept between builds on DuckDB: an incremental build ranks the new batches' rows together
 -- with the kept row of the same event_id (the winner of every earlier batch), so a batch
