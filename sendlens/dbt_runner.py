@@ -98,6 +98,7 @@ def _env(settings: Settings, database: Path) -> dict[str, str]:
         SENDLENS_TEMP_DIR=str(settings.temp_dir),
         DBT_SEND_ANONYMOUS_USAGE_STATS="false",
         DO_NOT_TRACK="1",
+        PYTHONUNBUFFERED="1",  # dbt's events as they happen (the progress bar, --verbose), not in blocks
     )
     return env
 

@@ -6,7 +6,7 @@
   errors): a dbt test that warned, a stale feed.
 
 The CLI configures the handler (``configure``); the library only logs. A long step shows a
-progress bar (tqdm) when a person watches a terminal at the default level; under cron (no
+progress bar when a person watches a terminal at the default level; under cron (no
 terminal), with ``--quiet`` or ``--verbose`` it shows none, and the lines stay plain.
 """
 
@@ -93,16 +93,17 @@ class NodeBar:
     def update(self, index: int | None, total: int | None) -> None:
         if not self.enabled or not total:
             return
-        if self._bar is None:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=total, desc=self.desc, unit="node", leave=False, file=self.stream)
-        self._bar.n = min(int(index or 0), total)
-        self._bar.refresh()
+        done = min(int(index or 0), int(total))
+        filled = done * 30 // int(total)
+        self._bar = f"\r{self.desc}: [{'#' * filled}{'.' * (30 - filled)}] {done}/{total} nodes"
+        self.stream.write(self._bar)
+        self.stream.flush()
 
     def close(self) -> None:
+        """Wipe the bar: the step's summary line takes its place."""
         if self._bar is not None:
-            self._bar.close()
+            self.stream.write("\r" + " " * len(self._bar) + "\r")
+            self.stream.flush()
             self._bar = None
 
 
