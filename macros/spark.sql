@@ -54,7 +54,8 @@
 {% macro spark__publish_marts() -%}
     {%- set out = var('spark_publish_dir', '') -%}
     {%- if execute and out and flags.WHICH == 'build' -%}
-        {%- set bad = results | rejectattr('status', 'in', ['success', 'pass', 'warn']) | list -%}
+        {#- exposures are results too, with status no-op -#}
+        {%- set bad = results | rejectattr('status', 'in', ['success', 'pass', 'warn', 'no-op']) | list -%}
         {%- if bad | length > 0 -%}
             {{ log('not publishing the marts: ' ~ (bad | length) ~ ' node(s) did not pass', info=true) }}
         {%- else -%}
