@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SPARK_STAMP := $(VENV)/.spark-stamp
 
-.PHONY: demo test setup browser spark old-reader bench clean
+.PHONY: demo test setup browser office spark old-reader bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed and not root: the browser test will be skipped" >&2; fi; }
+
+# Headless LibreOffice Calc for the workbook's check (tests/test_workbook.py opens the XLSX
+# and prints it to PDF as a user would; Debian package; root installs it).
+office:
+	@command -v soffice >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libreoffice-calc-nogui >/dev/null; \
+	  else echo "libreoffice not installed and not root: the workbook's LibreOffice test will be skipped" >&2; fi; }
 
 # The optional Spark engine (`sendlens build --engine spark`, tests/test_spark.py): the `spark`
 # extra (PySpark, dbt-spark) and Java 17 or later, which is checked here.
@@ -46,7 +53,7 @@ old-reader: $(READER_STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/sendlens demo
 
-test: $(STAMP) browser spark old-reader
+test: $(STAMP) browser office spark old-reader
 	$(PY) -m pytest -q -n 2 --dist loadfile
 
 bench: $(STAMP)

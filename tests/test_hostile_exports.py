@@ -31,6 +31,7 @@ import pytest
 from sendlens.reports import export_reports
 from sendlens import pipeline
 from tests.scenario import Scenario
+from tests.xlsx import Xlsx
 
 FIXTURES = Path(__file__).parent / "fixtures" / "esp"
 AS_OF = "2026-03-05T12:00:00Z"
@@ -386,29 +387,16 @@ def test_html_totals_count_each_message_once(home, exported):
 
 def test_workbook_totals_count_each_message_once(home, exported):
     truth = _truth(home)
-    with zipfile.ZipFile(exported / "sendlens_report.xlsx") as z:
-        names = re.findall(r'<sheet name="([^"]+)"', z.read("xl/workbook.xml").decode())
-        sheets = {n: z.read(f"xl/worksheets/sheet{i + 1}.xml").decode() for i, n in enumerate(names)}
-    def rows(xml: str) -> list[dict[str, str]]:
-        """Each row as {column letter: text} (cells written as inline strings, numbers, booleans)."""
-        out = []
-        for row in re.findall(r"<row [^>]*?(?:/>|>(.*?)</row>)", xml, re.S):
-            cells = {}
-            for col, body in re.findall(r'<c r="([A-Z]+)\d+"[^>]*?(?:/>|>(.*?)</c>)', row, re.S):
-                cells[col] = re.sub(r"<[^>]+>", "", body or "")
-            out.append(cells)
-        return out
-    about = {r["A"]: r["B"] for r in rows(sheets["About"]) if "A" in r and "B" in r}
+    wb = Xlsx(exported / "sendlens_report.xlsx")
+    about = {r["A"]: r["B"] for r in wb.rows("About") if r.get("A") and "B" in r}
     assert int(float(about["Deliveries"])) == truth["deliveries"]
     assert int(float(about["Sent"])) == truth["sent"]
     assert int(float(about["Bounces + errors"])) == truth["failed"]
     assert int(float(about["Delivered"])) == truth["delivered"]
     assert "left out" in about["Recurring parents"]
     # the sheets keep the parent's rows, flagged, so a filtered sum is right too
-    reasons = rows(sheets["rpt_delivery_failure_reasons"])
-    head = {v: k for k, v in reasons[0].items()}
-    assert "is_recurring_parent" in head
-    body = [{name: r.get(col) for name, col in head.items()} for r in reasons[1:]]
+    body = wb.records("rpt_delivery_failure_reasons")
+    assert body and "is_recurring_parent" in body[0]
     assert {r["delivery_id"] for r in body if r["is_recurring_parent"] == "1"} == {"rec-parent", "ses-spring"}
     own = {(r["delivery_id"], r["reporting_mode"]) for r in home.query(
         "select delivery_id, reporting_mode from marts.dash_delivery_kpis")}

@@ -1,0 +1,68 @@
+{#- How a mart column is shown to people (issue 21): its format, and optionally its header.
+
+    Declared once, in the marts' YAML, as column meta beside personal_data:
+
+        - name: open_rate
+          data_type: double
+          config: {meta: {format: percent}}     # a share 0..1, shown as 12.3%
+        - name: difference
+          config: {meta: {format: kpi_difference, label: "Difference"}}
+
+    A rate is a double like any other number, so only this declaration makes it a percentage:
+    the workbook never guesses from a column's name (reports/column_formats.py). This on-run-end
+    hook writes the declaration into the build's warehouse as audit.column_formats (table_name,
+    column_name, format, label), recreated on every DuckDB build or run from dbt's graph, so it
+    describes the marts of that very warehouse wherever the file is copied. No-op on Spark.
+-#}
+
+{% macro column_format_kinds() -%}
+    {{ return(['percent', 'count', 'number', 'seconds', 'datetime', 'date', 'flag', 'text',
+               'kpi_value', 'kpi_difference']) }}
+{%- endmacro %}
+
+{#- The declaration, as (table_name, column_name, format, label) rows, sorted. -#}
+{% macro column_format_declaration() -%}
+    {%- set rows = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.fqn | length > 2 and node.fqn[1] == 'marts' -%}
+            {%- for column in node.columns.values() -%}
+                {%- set meta = dict(column.meta or {}) -%}
+                {%- do meta.update((column.config or {}).get('meta') or {}) -%}
+                {%- if meta.get('format') or meta.get('label') -%}
+                    {%- if meta.get('format') and meta.get('format') not in column_format_kinds() -%}
+                        {{ exceptions.raise_compiler_error(
+                            'format of ' ~ node.name ~ '.' ~ column.name ~ ' is ' ~ meta.get('format')
+                            ~ '; expected one of ' ~ (column_format_kinds() | join(', '))) }}
+                    {%- endif -%}
+                    {%- do rows.append([node.alias or node.name, column.name,
+                                        meta.get('format') or '', meta.get('label') or '']) -%}
+                {%- endif -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(rows | sort) }}
+{%- endmacro %}
+
+{#- on-run-end (dbt_project.yml): (re)create audit.column_formats in the build's warehouse.
+    Values become SQL text only through sql_literal. -#}
+{% macro record_column_formats() -%}
+    {%- if execute and target.type == 'duckdb' and flags.WHICH in ('build', 'run') -%}
+    {%- set rows = column_format_declaration() -%}
+    create or replace table {{ target.database }}.audit.column_formats as
+    select
+        cast(table_name as {{ dbt.type_string() }}) as table_name,
+        cast(column_name as {{ dbt.type_string() }}) as column_name,
+        cast(nullif(format, '') as {{ dbt.type_string() }}) as format,
+        cast(nullif(label, '') as {{ dbt.type_string() }}) as label
+    from (
+        {%- if rows %}
+        values
+        {%- for table_name, column_name, format, label in rows %}
+            ({{ sql_literal(table_name) }}, {{ sql_literal(column_name) }}, {{ sql_literal(format) }}, {{ sql_literal(label) }}){{ "," if not loop.last }}
+        {%- endfor %}
+        {%- else %}
+        select null, null, null, null where false
+        {%- endif %}
+    ) as declared(table_name, column_name, format, label)
+    {%- endif -%}
+{%- endmacro %}
