@@ -1,7 +1,7 @@
 """Packaging glue: the wheel carries the dbt project (dbt_project.yml, profiles.yml, models/,
-macros/, seeds/) as package data under ``sendlens/project/``, so an installed sendlens runs
-without the repository (sendlens.config.PROJECT_DIR finds it there). Everything else is in
-pyproject.toml."""
+macros/, seeds/, and the singular tests of its test-paths, tests/dbt/) as package data under
+``sendlens/project/``, so an installed sendlens runs, and tests, without the repository
+(sendlens.config.PROJECT_DIR finds it there). Everything else is in pyproject.toml."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 PROJECT_FILES = ("dbt_project.yml", "profiles.yml")
-PROJECT_DIRS = ("models", "macros", "seeds")
+# tests/dbt: dbt_project.yml test-paths, the singular tests every build runs
+PROJECT_DIRS = ("models", "macros", "seeds", "tests/dbt")
 
 
 class BuildWithProject(build_py):

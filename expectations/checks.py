@@ -9,6 +9,9 @@
   bounces_errors = hard_bounces + soft_bounces;
 - ``consistency.dash_delivery_kpis``: delivered + bounces_errors <= sent;
 - ``consistency.rpt_delivery_kpis_hourly``: hour_start is on the hour.
+
+And, for the data-quality page, ``findings_summary``: marts.rpt_data_quality_findings counted
+per finding (listed there, never a gate).
 """
 
 from __future__ import annotations
@@ -100,7 +103,7 @@ def _cross_status_vs_log(con, wh: _Warehouse, log: str | None, as_of: datetime,
                         f"have exactly 2 rows (one per reporting mode), e.g. {bad_ids}")
     if n_extra:
         failures.append(f"fct_message_status: {n_extra} messages have a status but were not "
-                        f"relayed by {as_of.isoformat(sep=' ')}, e.g. {extra_ids}")
+                        f"relayed by {as_of.isoformat(sep=' ')} UTC, e.g. {extra_ids}")
     details = (f"{n_relayed} relayed messages in the sending log, "
                f"{n_bad} without exactly 2 status rows, {n_extra} unexpected status messages")
     return CheckResult("", "failed" if failures else "passed", details, failures)
@@ -113,7 +116,7 @@ def _freshness_as_of(con, wh: _Warehouse, as_of: datetime) -> CheckResult:
         select count(*), count(*) filter (where as_of is distinct from ?),
                list(distinct cast(as_of as varchar)) filter (where as_of is distinct from ?)
         from {MART_SCHEMA}.rpt_delivery_kpis""", [as_of, as_of]).fetchone()
-    want = as_of.isoformat(sep=" ")
+    want = f"{as_of.isoformat(sep=' ')} UTC"
     if n_bad:
         seen = sorted(seen or [], key=str)[:SAMPLE_VALUES]
         return CheckResult("", "failed", f"{n_bad} of {n} rows not as of {want}",
@@ -171,3 +174,17 @@ _RULES: dict[str, list[tuple[str, str]]] = {
         ("hour_start is on the hour", "date_trunc('hour', hour_start) <> hour_start"),
     ],
 }
+
+
+def findings_summary(con, wh: _Warehouse) -> list[dict] | None:
+    """marts.rpt_data_quality_findings counted per finding, input and severity (warnings first):
+    counts and deliveries only, no row (its ids and free text are personal data); None when the
+    mart is not in the warehouse."""
+    if not wh.has(MART_SCHEMA, "rpt_data_quality_findings"):
+        return None
+    rows = con.execute(f"""
+        select finding, kind, severity, count(*), count(distinct delivery_id)
+        from {MART_SCHEMA}.rpt_data_quality_findings
+        group by finding, kind, severity
+        order by severity = 'warning' desc, finding, kind""").fetchall()
+    return [dict(zip(("finding", "kind", "severity", "rows", "deliveries"), r)) for r in rows]

@@ -134,3 +134,78 @@ def _exception_message(info: Any) -> str | None:
             if isinstance(v, dict) and v.get("raised_exception"):
                 return _first_line(v.get("exception_message") or "error")
     return None
+
+
+DATA_DOCS_SITE = "sendlens"
+# what of GE's site is kept: its pages and styles. Its binary assets (fonts, logos, a favicon
+# and two tutorial GIFs, about 4 MB) are left out: the pages do not use them (they load their
+# styling from the CDNs GE's templates name), and the gate keeps its documents as text.
+DATA_DOCS_TEXT = (".html", ".css")
+
+
+def write_data_docs(results: Iterable[Any], suites: Iterable[SuiteDef], out_dir: Any,
+                    run_time: Any, run_name: str = "sendlens-gate") -> list[str]:
+    """great-expectations' own Data Docs (its index, one page per expectation suite and one
+    per validation result) of the suites' aggregated outcomes (``CheckResult`` of kind
+    "suite"), built by GE's site builder in an ephemeral context into ``out_dir``: the same
+    results as our page, as users of GE expect to read them. Only text files are written
+    (DATA_DOCS_TEXT). Returns the files written, relative to ``out_dir``."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    gx = _import_great_expectations()
+    from great_expectations.core import ExpectationSuiteValidationResult, ExpectationValidationResult
+    from great_expectations.core.run_identifier import RunIdentifier
+    from great_expectations.data_context.types.resource_identifiers import (
+        ExpectationSuiteIdentifier, ValidationResultIdentifier)
+
+    out = Path(out_dir)
+    by_name = {r.name: r for r in results if r.kind == "suite"}
+    with tempfile.TemporaryDirectory(prefix="sendlens-gx-docs-") as tmp:
+        ctx = gx.get_context(mode="ephemeral")
+        ctx.variables.data_docs_sites = {}  # not GE's default local site: ours only
+        ctx.add_data_docs_site(DATA_DOCS_SITE, {
+            "class_name": "SiteBuilder", "show_how_to_buttons": False,
+            "store_backend": {"class_name": "TupleFilesystemStoreBackend", "base_directory": tmp},
+            "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"}})
+        run_id = RunIdentifier(run_name=run_name, run_time=run_time)
+        for s in suites:
+            r = by_name.get(s.name)
+            if r is None or r.skipped:
+                continue
+            suite = ctx.suites.add(gx.ExpectationSuite(
+                name=s.name, expectations=[dict(e) for e in s.expectations], meta=s.raw.get("meta", {})))
+            if not r.expectations:  # the table could not be read: the suite's page only
+                continue
+            evrs = [ExpectationValidationResult(
+                        success=o.success, expectation_config=e.configuration, result=dict(o.result),
+                        exception_info=({"raised_exception": True, "exception_message": o.observed,
+                                         "exception_traceback": None}
+                                        if o.observed.startswith("error: ") else None))
+                    for e, o in zip(suite.expectations, r.expectations)]
+            met = sum(v.success for v in evrs)
+            asset = r.relation if r.relation and not r.relation.startswith("lake") else f"lake: {s.table}"
+            validation = ExpectationSuiteValidationResult(
+                success=all(o.success or o.severity == "warning" for o in r.expectations[:len(evrs)]),
+                results=evrs, suite_name=s.name,
+                statistics={"evaluated_expectations": len(evrs), "successful_expectations": met,
+                            "unsuccessful_expectations": len(evrs) - met,
+                            "success_percent": 100 * met / len(evrs) if evrs else None},
+                meta={"run_id": run_id, "great_expectations_version": gx.__version__,
+                      "batch_spec": {"datasource": "sendlens", "data_asset_name": asset},
+                      "validation_time": run_id.run_time})
+            ctx.validation_results_store.set(ValidationResultIdentifier(
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=s.name),
+                run_id=run_id, batch_identifier=s.table), validation)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            ctx.build_data_docs(site_names=[DATA_DOCS_SITE])
+        written = []
+        for p in sorted(Path(tmp).rglob("*")):
+            if p.is_file() and p.suffix in DATA_DOCS_TEXT:
+                rel = p.relative_to(tmp)
+                (out / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(p, out / rel)
+                written.append(str(rel))
+    return written

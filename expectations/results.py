@@ -24,6 +24,9 @@ class ExpectationOutcome:
     severity: str  # critical | warning
     success: bool
     observed: str  # readable observed value ("2 unexpected of 1000 (0.20%), e.g. [...]")
+    # the same outcome as great-expectations words a result (element_count, unexpected_count,
+    # unexpected_percent, partial_unexpected_list, observed_value): its Data Docs render it
+    result: dict[str, Any] = field(default_factory=dict)
 
     @property
     def label(self) -> str:

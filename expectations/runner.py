@@ -24,7 +24,7 @@ ones listed before it):
 - ``gx``: the great-expectations adapter (``preload``, the ephemeral context);
 - ``validation``: one suite on its table, chunk by chunk, aggregated;
 - ``checks``: the cross-table, freshness and consistency checks;
-- ``docs``: the data-docs page (``templates/data_docs.html.j2``).
+- ``docs``: the data-quality page (``templates/data_docs.html.j2``) and GE's own Data Docs.
 
 The names callers import from ``expectations.runner`` (``validate_warehouse``, ``preload``,
 ``load_suites``, ``CheckReport``, ...) are all importable from here.
@@ -42,7 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from sendlens.expectations.checks import (_RULES, _check, _cross_status_vs_log, _feeds_fresh, _freshness_as_of,
-                                 _rule_check, _send_log_relation)
+                                 _rule_check, _send_log_relation, findings_summary)
 from sendlens.expectations.chunks import CHUNK_ROWS
 from sendlens.expectations.docs import write_docs
 from sendlens.expectations.gx import _GX, preload
@@ -117,7 +117,7 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
                        changed: dict[str, tuple[str, str]] | None = None,
                        memory_limit: str | None = None,
                        temp_directory: Path | None = None,
-                       helper: Any = None) -> CheckReport:
+                       helper: Any = None, dbt_tests: list[dict] | None = None) -> CheckReport:
     """Run every suite (or only ``suites``, by name) and the cross-table checks (always).
 
     ``as_of`` is the build's knowledge instant (naive = UTC). ``lake_globs`` maps a landed
@@ -129,7 +129,10 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
     the suites' DuckDB connection like the build's (DuckDB's default is 80% of RAM). With
     ``helper`` (an ``expectations.helper.SuiteHelper``), a second process takes suites from
     the same queue, biggest first, and the memory limit is shared between the two. With
-    ``docs_dir``, a self-contained ``index.html`` describing every result is written there.
+    ``docs_dir``, the data-quality page is written there: a self-contained ``index.html`` of
+    every gate (``dbt_tests``, the build's dbt tests as sendlens.dbt_runner.test_results gives
+    them; these suites and checks; the findings of marts.rpt_data_quality_findings) and, in
+    ``great_expectations/``, GE's own Data Docs of the suites' results.
     """
     started = time.monotonic()
     db_path = Path(db_path)
@@ -168,11 +171,12 @@ def validate_warehouse(db_path: Path, *, as_of: datetime,
         for table, rules in _RULES.items():
             results.append(_check(f"consistency.{table}", "consistency",
                                   _rule_check, con, wh, table, rules))
+        findings = findings_summary(con, wh) if docs_dir is not None else None
     finally:
         session.close()
     report = CheckReport(results, as_of, db_path, time.monotonic() - started, effective_limit)
     if docs_dir is not None:
-        write_docs(report, Path(docs_dir))
+        write_docs(report, Path(docs_dir), suites=defs, dbt_tests=dbt_tests, findings=findings)
     return report
 
 

@@ -76,13 +76,19 @@ class _Agg:
                 observed += f", mostly={mostly}"
             if self.samples:
                 observed += f", e.g. {self.samples!r}"
-            return ExpectationOutcome(self.exp["type"], kwargs, severity, ok, observed)
+            return ExpectationOutcome(self.exp["type"], kwargs, severity, ok, observed, {
+                "element_count": self.element, "missing_count": self.missing,
+                "missing_percent": 100 * self.missing / self.element if self.element else None,
+                "unexpected_count": self.unexpected,
+                "unexpected_percent": 100 * self.unexpected / base if base else None,
+                "partial_unexpected_list": list(self.samples)})
         observed = "ok" if self.all_success else "failed"
         if not self.all_success and self.exp["type"] == "expect_column_to_exist":
             observed = "column missing"
         elif self.observed is not None:
             observed = f"observed {_plain(self.observed)!r}"
-        return ExpectationOutcome(self.exp["type"], kwargs, severity, self.all_success, observed)
+        result = {"observed_value": _plain(self.observed)} if self.observed is not None else {}
+        return ExpectationOutcome(self.exp["type"], kwargs, severity, self.all_success, observed, result)
 
 
 def _run_suite(gxr: _GX, s: SuiteDef, con: duckdb.DuckDBPyConnection, wh: _Warehouse,

@@ -66,3 +66,23 @@
     ) as declared(table_name, column_name, personal_data)
     {%- endif -%}
 {%- endmacro %}
+
+{#- A free text with every e-mail-looking substring masked in the mart itself, the way the
+    exports mask an address ('ask john.doe@gmail.com' -> 'ask j***@gmail.com': the first
+    character of the local part, then ***@ and the domain). The SQL twin of
+    reports/warehouse.py EMAIL_IN_TEXT / mask_emails_sql: the same pattern (a single quote
+    written \x27, so that Spark can read it as a raw literal) and the same replacement, so a
+    masked text exported again stays as it is. -#}
+{% macro email_in_text_pattern() -%}
+    {{ return("([^\\s@<>()\\[\\],;:\"\\x27])[^\\s@<>()\\[\\],;:\"\\x27]*@([A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)+)") }}
+{%- endmacro %}
+
+{% macro mask_emails_in_text(value) -%}
+    {{ return(adapter.dispatch('mask_emails_in_text', 'sendlens')(value)) }}
+{%- endmacro %}
+{% macro default__mask_emails_in_text(value) -%}
+    regexp_replace({{ value }}, {{ sql_literal(email_in_text_pattern()) }}, '\1***@\2', 'g')
+{%- endmacro %}
+{% macro spark__mask_emails_in_text(value) -%}
+    regexp_replace({{ value }}, r{{ sql_literal(email_in_text_pattern()) }}, '$1***@$2')
+{%- endmacro %}

@@ -143,3 +143,16 @@
         else {{ add_seconds(contact_at, validity_hours ~ ' * 3600') }}
     end
 {%- endmacro %}
+
+{#- The calendar date, in the reporting time zone (setting reporting_time_zone, an IANA zone
+    checked when the settings load), of a timestamp stored as naive UTC: the day a daily mart
+    puts it on. The zone's own rules decide (daylight saving time included). -#}
+{% macro reporting_date(ts) -%}
+    {{ return(adapter.dispatch('reporting_date', 'sendlens')(ts, sql_literal(var('reporting_time_zone')))) }}
+{%- endmacro %}
+{% macro duckdb__reporting_date(ts, zone) -%}
+    cast(({{ ts }} at time zone 'UTC') at time zone {{ zone }} as date)
+{%- endmacro %}
+{% macro default__reporting_date(ts, zone) -%}
+    to_date(from_utc_timestamp({{ ts }}, {{ zone }}))
+{%- endmacro %}

@@ -18,22 +18,29 @@ GRID_COLOR = "#e2e8f0"
 TEXT_COLOR = "#334155"
 MUTED_COLOR = "#64748b"
 
-# One palette for the whole report so that a colour means the same thing everywhere.
+# One palette for the whole report so that a colour means the same thing everywhere: the
+# Okabe-Ito colours, told apart under the common colour-vision deficiencies. Delivered and
+# bounces never share a chart's scale (bounces have their own), and where two lines share a
+# chart they differ by dash and marker too, never by colour alone.
 PALETTE = {
-    "delivered": "#15803d",
-    "bounces": "#dc2626",
-    "opens": "#2563eb",
-    "clicks": "#9333ea",
-    "hard": "#b91c1c",
-    "soft": "#f59e0b",
-    "ignored": "#94a3b8",
-    "other": "#6366f1",
-    "valid": "#16a34a",
-    "erroneous": "#f59e0b",
-    "quarantine": "#dc2626",
+    "delivered": "#009E73",   # bluish green
+    "bounces": "#D55E00",     # vermillion
+    "opens": "#0072B2",       # blue
+    "clicks": "#CC79A7",      # reddish purple
+    "hard": "#D55E00",
+    "soft": "#56B4E9",        # sky blue: never told from hard by hue alone on a red-green axis
+    "ignored": "#BBBBBB",
+    "other": "#999999",
+    "valid": "#009E73",
+    "erroneous": "#E69F00",
+    "quarantine": "#D55E00",
     "denylisted": "#1e293b",
-    "neutral": "#0f766e",
+    "neutral": "#0072B2",
+    "machine": "#999999",
 }
+# the markers of a chart's lines, in order: a line is known by its marker as well as its colour
+MARKERS = ("circle", "square", "diamond", "triangle")
+MAX_FOCUSABLE = 48  # a line's points reachable by Tab (every k-th of a dense line); all show on hover
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Series:
     dashed: bool = False
     # Optional tooltip prefix per point (e.g. the timestamp); same length as points.
     point_labels: Sequence[str] | None = None
+    marker: str | None = None  # one of MARKERS (default: by the series' place in the chart)
 
 
 @dataclass
@@ -65,6 +73,10 @@ def _f(v: float) -> str:
 
 def fmt_pct_axis(v: float) -> str:
     return f"{v * 100:.0f}%"
+
+
+def fmt_pct_axis_fine(v: float) -> str:
+    return f"{v * 100:.1f}%".replace(".0%", "%")
 
 
 def fmt_count_axis(v: float) -> str:
@@ -104,12 +116,15 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                x_title: str | None = None, y_title: str | None = None,
                value_format: Callable[[float], str] | None = None,
                width: int = 640, height: int = 300, max_markers: int = 240,
-               aria_label: str | None = None, end_labels: bool = False) -> str:
+               aria_label: str | None = None, end_labels: bool = False,
+               y_auto: bool = False) -> str:
     """An SVG line chart with axes, gridlines, legend, axis labels and per-point tooltips.
 
-    ``y_percent`` fixes the y axis to 0-100% (values are fractions); otherwise the axis runs
-    from 0 to a nice maximum above the data. ``x_ticks`` gives (x, label) pairs; by default
-    nice numeric ticks are used.
+    ``y_percent`` fixes the y axis to 0-100% (values are fractions), or with ``y_auto`` to 0 up
+    to a nice percentage above the data (a 2-5% bounce rate fills the plot instead of its
+    bottom pixels); otherwise the axis runs from 0 to a nice maximum above the data.
+    ``x_ticks`` gives (x, label) pairs; by default nice numeric ticks are used. Every point is
+    a focusable mark (keyboard focus, a tap) that shows its value, as hover does.
     """
     all_pts = [(x, y) for s in series for x, y in s.points]
     xs = [x for x, _ in all_pts]
@@ -123,7 +138,13 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
     bottom = 36 + (16 if x_title else 0)
     pw, ph = width - left - right, height - top - bottom
 
-    if y_percent:
+    if y_percent and y_auto and y_max is None:
+        y_lo = 0.0
+        top_y = max(ys) if ys else 0.0
+        y_ticks = nice_ticks(0, min(max(top_y * 1.1, 0.01), 1.0), 5)
+        y_hi = y_ticks[-1]
+        y_label = fmt_pct_axis_fine if y_hi < 0.05 else fmt_pct_axis
+    elif y_percent:
         y_lo, y_hi = 0.0, 1.0 if y_max is None else y_max
         y_ticks = [i / 5 * y_hi for i in range(6)]
         y_label = fmt_pct_axis
@@ -159,11 +180,13 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                    f'fill="{TEXT_COLOR}">{escape(title)}</text>')
     # legend
     ly = 14 + (22 if title else 0) + 4
+    markers = {id(s): s.marker or MARKERS[i % len(MARKERS)] for i, s in enumerate(series)}
     for row in legend_rows:
         for s, lx in row:
             dash = ' stroke-dasharray="6 4"' if s.dashed else ""
             out.append(f'<g class="legend-item"><path d="M{_f(lx)} {_f(ly)} h22" stroke="{s.color}" '
                        f'stroke-width="2.5" fill="none"{dash}/>'
+                       f'{_marker(markers[id(s)], lx + 11, ly, 3.5, s.color, 1)}'
                        f'<text x="{_f(lx + 28)}" y="{_f(ly + 4)}" font-size="12" fill="{TEXT_COLOR}">'
                        f"{escape(s.name)}</text></g>")
         ly += 20
@@ -217,23 +240,47 @@ def line_chart(series: Sequence[Series], *, title: str | None = None,
                        f"<title>{escape(s.name)}</title></polyline>")
         n_pts = sum(1 for _, y in s.points if y is not None)
         if n_pts <= max_markers:
+            # Sparse series get visible markers, dense ones faint ones; each is a focusable mark
+            # whose value shows on hover, keyboard focus or a tap (the page's CSS), and whose
+            # <title> is the tooltip.
+            visible = n_pts <= 24
+            every = max(1, math.ceil(n_pts / MAX_FOCUSABLE))  # keyboard stops per line, at most
+            k = 0
             for i, (x, y) in enumerate(s.points):
                 if y is None:
                     continue
                 lab = s.point_labels[i] if s.point_labels and i < len(s.points) else f"{x:g}"
                 tip = f"{s.name} · {lab}: {value_format(y)}"
-                # Dense series get invisible hover targets (the page CSS shows them on hover);
-                # sparse ones get visible markers.
-                visible = n_pts <= 24
-                out.append(f'<circle class="pt" cx="{_f(sx(x))}" cy="{_f(sy(y))}" '
-                           f'r="{3 if visible else 4}" fill="{s.color}" '
-                           f'fill-opacity="{0.9 if visible else 0}">'
-                           f"<title>{escape(tip)}</title></circle>")
+                px, py = sx(x), sy(y)
+                tx = min(max(px, left + 40), left + pw - 40)
+                ty = py - 10 if py - 10 > top + 10 else py + 18
+                focus = ' tabindex="0"' if k % every == 0 else ""
+                k += 1
+                mark = (_marker(markers[id(s)], px, py, 3.2, s.color, 0.95) if visible
+                        else f'<circle class="mk" cx="{_f(px)}" cy="{_f(py)}" r="4" fill="{s.color}" fill-opacity="0"/>')
+                out.append(f'<g class="pt"{focus} role="img" aria-label="{escape(tip)}">'
+                           f"<title>{escape(tip)}</title>{mark}"
+                           f'<text class="ptval" x="{_f(tx)}" y="{_f(ty)}" font-size="11" font-weight="600" '
+                           f'text-anchor="middle" fill="{TEXT_COLOR}">{escape(value_format(y))}</text></g>')
         out.append("</g>")
     if end_labels:
         out.extend(_end_labels(series, sx, sy, value_format, top, top + ph))
     out.append("</svg>")
     return "".join(out)
+
+
+def _marker(kind: str, x: float, y: float, r: float, color: str, opacity: float) -> str:
+    """A point's mark: circle, square, diamond or triangle of radius ``r`` at (x, y)."""
+    fill = f'fill="{color}" fill-opacity="{opacity:g}" stroke="{color}"'
+    if kind == "square":
+        return f'<rect class="mk" x="{_f(x - r)}" y="{_f(y - r)}" width="{_f(2 * r)}" height="{_f(2 * r)}" {fill}/>'
+    if kind == "diamond":
+        d = r * 1.3
+        return f'<path class="mk" d="M{_f(x)} {_f(y - d)}L{_f(x + d)} {_f(y)}L{_f(x)} {_f(y + d)}L{_f(x - d)} {_f(y)}Z" {fill}/>'
+    if kind == "triangle":
+        d = r * 1.3
+        return f'<path class="mk" d="M{_f(x)} {_f(y - d)}L{_f(x + d)} {_f(y + d * 0.8)}L{_f(x - d)} {_f(y + d * 0.8)}Z" {fill}/>'
+    return f'<circle class="mk" cx="{_f(x)}" cy="{_f(y)}" r="{_f(r)}" {fill}/>'
 
 
 def _end_labels(series: Sequence[Series], sx: Callable[[float], float], sy: Callable[[float], float],

@@ -22,7 +22,8 @@ REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
         "delivery_id", "reporting_mode", "as_of", "processed", "delivered", "bounces_errors",
         "pending", "hard_bounces", "soft_bounces", "delivered_rate", "bounce_rate", "unique_opens",
         "unique_clicks", "open_rate", "click_through_rate", "click_to_open_rate", "opt_outs",
-        "complaints", "open_rate_excl_machine", "is_final", "is_recurring_parent"),
+        "complaints", "open_rate_excl_machine", "click_through_rate_excl_machine", "human_unique_opens",
+        "human_unique_clicks", "is_final", "is_recurring_parent"),
     "rpt_kpi_reconciliation": (
         "delivery_id", "kpi", "dashboard_value", "report_value", "difference", "reasons", "kpi_order"),
     "rpt_delivery_kpis_hourly": (
@@ -41,6 +42,16 @@ REPORT_COLUMNS: dict[str, tuple[str, ...]] = {
     "rpt_proof_and_test_sends": (
         "delivery_id", "is_proof", "messages", "test_profile_messages", "sent", "delivered",
         "bounces_errors"),
+    "rpt_delivery_kpis_daily": (
+        "day", "reporting_mode", "reporting_time_zone", "sent", "processed", "delivered", "bounces_errors",
+        "unique_opens", "human_unique_opens", "unique_clicks"),
+    "rpt_link_clicks": ("delivery_id", "url", "clicks", "unique_clicks", "is_recurring_parent"),
+    "rpt_opens_by_client": (
+        "delivery_id", "is_machine", "client_family", "device_class", "opens", "unique_opens",
+        "is_recurring_parent"),
+    "rpt_bounce_details": (
+        "delivery_id", "reporting_mode", "recipient_domain", "failure_type", "failure_reason", "messages",
+        "is_recurring_parent"),
     "rpt_confirmation_audit": (
         "delivery_id", "label", "channel", "requires_confirmation", "confirmed_by",
         "confirmer_may_start", "scheduled_at", "first_relayed_at", "start_lag_seconds", "finding"),

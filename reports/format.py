@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from pathlib import PurePath
 from typing import Any
 
 DASH = "–"  # what an absent value is shown as
@@ -62,6 +64,14 @@ def fmt_ts(v: Any) -> str:
     if t is None:
         return str(v)
     return t.strftime("%Y-%m-%d %H:%M" + (":%S" if t.second else "")) + " UTC"
+
+
+def fmt_ts_short(v: Any) -> str:
+    """An instant in a narrow column whose header says "(UTC)": "09 Jan 2026 08:39"."""
+    if v is None:
+        return DASH
+    t = to_utc(v)
+    return str(v) if t is None else t.strftime("%d %b %Y %H:%M")
 
 
 def fmt_any(v: Any) -> str:
@@ -163,6 +173,27 @@ def plural(n: int, one: str, many: str | None = None) -> str:
     return one if n == 1 else (many if many is not None else one + "s")
 
 
-FILTERS = {f.__name__: f for f in (fmt_int, fmt_pct, fmt_pp, fmt_ts, fmt_any, fmt_col, fmt_kpi,
+FILTERS = {f.__name__: f for f in (fmt_int, fmt_pct, fmt_pp, fmt_ts, fmt_ts_short, fmt_any, fmt_col, fmt_kpi,
                                    fmt_kpi_diff, fmt_delay, fmt_details, reasons_list, code_words,
                                    col_title, plural)}
+
+
+# run_info keys never shown in a file meant for recipients: the checks (the data-quality part
+# shows them), the as-of (shown on its own), the warehouse's local path and the PII switch
+# (said in words elsewhere)
+HIDDEN_RUN_INFO = frozenset({"checks", "as_of", "warehouse", "include_pii"})
+
+
+def public_run_info(run_info: dict | None) -> list[tuple[str, Any]]:
+    """The run's facts a report or workbook may show: (key, value) pairs, without
+    :data:`HIDDEN_RUN_INFO` and without any value that is a local path (it says nothing to a
+    recipient and may say too much)."""
+    out = []
+    for k, v in (run_info or {}).items():
+        if k in HIDDEN_RUN_INFO or v is None:
+            continue
+        text = str(v)
+        if isinstance(v, (str, PurePath)) and (text.startswith(("/", "~", "\\\\")) or re.match(r"[A-Za-z]:[\\/]", text)):
+            continue
+        out.append((str(k), v))
+    return out

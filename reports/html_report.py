@@ -23,7 +23,8 @@ from . import report_charts as charts
 from . import report_data as data
 from .charts import PALETTE
 from .contract import check_contract
-from .format import FILTERS, fmt_any
+from .format import FILTERS, fmt_any, fmt_int, fmt_pct, public_run_info, to_utc
+from .totals import report_totals
 from .warehouse import Marts
 
 TOP_N_DELIVERIES = 6
@@ -32,10 +33,14 @@ TEMPLATES = Path(__file__).with_name("templates")
 # (id, title): the sections in page order; the navigation shows each title up to its ":"
 SECTIONS = (
     ("deliveries", "Deliveries: dashboard vs dynamic report"),
+    ("daily", "Day by day: sends, bounces, opens and clicks per calendar day"),
     ("reconciliation", "Reconciliation"),
     ("hourly", "Delivered % and bounces + errors % over the validity period"),
     ("failures", "Failure reasons"),
+    ("bouncedomains", "Bounces by domain: why they bounced"),
     ("tracking", "Opens and clicks over time"),
+    ("links", "Link clicks"),
+    ("clients", "Email clients and devices"),
     ("domains", "Recipient domains"),
     ("quarantine", "Address quarantine"),
     ("exclusions", "Exclusion causes"),
@@ -83,7 +88,7 @@ def environment() -> jinja2.Environment:
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
                              keep_trailing_newline=True)
     env.filters.update(FILTERS)
-    env.globals.update(KPI_LABELS=KPI_LABELS, PALETTE=PALETTE)
+    env.globals.update(KPI_LABELS=KPI_LABELS, PALETTE=PALETTE, DEVICE_COLOURS=charts.DEVICE_COLOURS)
     return env
 
 
@@ -103,10 +108,16 @@ def build_html(ctx: ReportContext) -> str:
         "hourly": _hourly(ctx),
         "failures": _failures(m),
         "tracking": _tracking(m),
+        "daily": _chart_section(m, "rpt_delivery_kpis_daily", data.daily, charts.daily_charts),
+        "links": _chart_section(m, "rpt_link_clicks", data.link_clicks, charts.link_chart),
+        "clients": _chart_section(m, "rpt_opens_by_client", data.opens_by_client, charts.client_chart),
+        "bouncedomains": _chart_section(m, "rpt_bounce_details", data.bounces_by_domain, charts.bounce_domain_chart),
         "domains": data.domains(m) if m.count("rpt_delivery_domains") else None,
         "quarantine": _quarantine(m),
-        "exclusions": data.whole_table(m, data.EXCLUSION_TABLE) if m.count("rpt_exclusion_causes") else None,
-        "proofs": data.whole_table(m, data.PROOF_TABLE) if m.count("rpt_proof_and_test_sends") else None,
+        "exclusions": data.whole_table(m, data.EXCLUSION_TABLE, "Targets excluded before the send, by delivery "
+                                       "and cause, most excluded first") if m.count("rpt_exclusion_causes") else None,
+        "proofs": data.whole_table(m, data.PROOF_TABLE, "Proofs and sends to test profiles, by delivery, "
+                                   "most messages first") if m.count("rpt_proof_and_test_sends") else None,
         "audit": data.audit(m) if m.count("rpt_confirmation_audit") else None,
         "quality": _quality(ctx),
         "files": _files(ctx),
@@ -119,9 +130,7 @@ def _header(ctx: ReportContext) -> dict:
     m = ctx.marts
     items = [("Generated", dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")),
              ("Addresses", "unmasked (PII)" if m.include_pii else "masked, ids pseudonymised")]
-    for k, v in (ctx.run_info or {}).items():
-        if k in ("checks", "as_of"):
-            continue
+    for k, v in public_run_info(ctx.run_info):
         if isinstance(v, dict):
             v = ", ".join(f"{a}={fmt_any(b)}" for a, b in list(v.items())[:12])
         elif isinstance(v, (list, tuple)):
@@ -130,7 +139,63 @@ def _header(ctx: ReportContext) -> dict:
             v = fmt_any(v)
         s, key = str(v), str(k).replace("_", " ")
         items.append((key[:1].upper() + key[1:], s if len(s) <= 160 else s[:159] + "…"))
+    return {"meta": items, "period": _period(ctx), "sender": _sender_tiles(ctx), "tiles": _internal_tiles(ctx)}
 
+
+def _period(ctx: ReportContext) -> str | None:
+    """The report period: the send dates of the deliveries counted (recurring parents not)."""
+    dates = [to_utc(i["sent_at"]) for i in ctx.info.values() if i.get("sent_at") is not None and not i["parent"]]
+    if not dates:
+        return None
+    lo, hi = min(dates), max(dates)
+    day = "%d %b %Y"
+    return (f"sends of {lo.strftime(day)}" if lo.date() == hi.date()
+            else f"sends from {lo.strftime(day)} to {hi.strftime(day)}") + " (UTC)"
+
+
+def _rate(n: Any, d: Any) -> float | None:
+    return n / d if n is not None and d else None
+
+
+def _sender_tiles(ctx: ReportContext) -> list[dict]:
+    """The rates a sender reads first, over the report period: the dynamic report's totals, each
+    message once (each delivery in its own mode, recurring parents left out). Delivered and
+    bounce rates divide by processed (delivered + bounces + errors), the others by delivered."""
+    t = report_totals(ctx.marts)
+    if not t or not t.get("processed"):
+        return []
+    processed, delivered = t.get("processed"), t.get("delivered")
+
+    def tile(key: str, label: str, value: float | None, sub: str, kind: str = "") -> dict:
+        return {"label": label, "value": fmt_pct(value), "sub": sub, "kind": kind, "total": key,
+                "number": "" if value is None else f"{value:.6f}"}
+
+    be, hard, soft = t.get("bounces_errors"), t.get("hard_bounces"), t.get("soft_bounces")
+    tiles = [
+        tile("delivered_rate", "Delivered rate", _rate(delivered, processed),
+             f"{fmt_int(delivered)} of {fmt_int(processed)} processed", "good"),
+        tile("bounce_rate", "Bounce rate", _rate(be, processed),
+             f"hard {fmt_pct(_rate(hard, processed))} · soft {fmt_pct(_rate(soft, processed))} "
+             f"({fmt_int(be)} bounces + errors)", "badv"),
+        tile("complaint_rate", "Complaint rate", _rate(t.get("complaints"), delivered),
+             f"{fmt_int(t.get('complaints'))} spam complaints of {fmt_int(delivered)} delivered"),
+        tile("unsubscribe_rate", "Unsubscribe rate", _rate(t.get("opt_outs"), delivered),
+             f"{fmt_int(t.get('opt_outs'))} opt-outs of {fmt_int(delivered)} delivered"),
+    ]
+    for key, label, uniq, human, machine in (
+            ("open_rate", "Unique open rate", "unique_opens", "human_unique_opens", "opens"),
+            ("click_rate", "Unique click rate", "unique_clicks", "human_unique_clicks", "clicks")):
+        excl = _rate(t.get(human), delivered) if human in t else None
+        tiles.append(tile(key, label, _rate(t.get(uniq), delivered),
+                          f"{fmt_pct(excl)} without machine {machine} · {fmt_int(t.get(uniq))} messages"
+                          if human in t else f"{fmt_int(t.get(uniq))} messages"))
+        tiles[-1]["excl"] = fmt_pct(excl) if human in t else None
+    return tiles
+
+
+def _internal_tiles(ctx: ReportContext) -> list[dict]:
+    """The second row: what the report found about its own numbers and the run."""
+    m = ctx.marts
     n_parents = sum(1 for i in ctx.info.values() if i["parent"])
     n_deliveries = len(ctx.info) - n_parents
     where = "in the dashboard" if not any(d["no_dash"] for d in ctx.deliveries) else "in the report"
@@ -159,7 +224,7 @@ def _header(ctx: ReportContext) -> dict:
                       "value": f"{passed:,}/{len(checks):,} passed" if checks else "–",
                       "sub": sub or ("all passed" if checks else "none supplied"),
                       "kind": "bad" if failed else ("warn" if warned else "ok")})
-    return {"meta": items, "tiles": tiles}
+    return tiles
 
 
 # -- sections -----------------------------------------------------------------------------------
@@ -169,7 +234,12 @@ def _deliveries(ctx: ReportContext) -> dict | None:
     rpt = data.report_rows(ctx.marts, [d["delivery_id"] for d in ctx.deliveries])
     cards = data.delivery_cards(ctx.deliveries, rpt)
     n_total = ctx.marts.count("dash_delivery_kpis") if not ctx.deliveries[0]["no_dash"] else len(ctx.deliveries)
-    return {"cards": cards[: ctx.top_n], "all": cards if len(cards) > ctx.top_n else None,
+    def sent_at(card: dict) -> float:
+        t = to_utc(ctx.info[card["d"]["delivery_id"]].get("sent_at"))
+        return t.timestamp() if t is not None else float("-inf")
+    by_date = sorted(cards, key=lambda c: (-sent_at(c), str(c["d"]["delivery_id"])))
+    by_date_asc = sorted(cards, key=lambda c: (sent_at(c) == float("-inf"), sent_at(c), str(c["d"]["delivery_id"])))
+    return {"cards": cards[: ctx.top_n], "orders": {"date": by_date, "date-asc": by_date_asc, "sent": cards},
             "n_total": n_total, "n_listed": len(cards)}
 
 
@@ -182,7 +252,7 @@ def _hourly(ctx: ReportContext) -> dict | None:
     for did in ids:
         if by.get(did):
             info = ctx.info.get(did, {})
-            out.append({"svg": charts.hourly_chart(did, info.get("label"), by[did]),
+            out.append({"svgs": charts.hourly_chart(did, info.get("label"), by[did]),
                         "mode": info.get("mode"), "parent": info.get("parent")})
     return {"charts": out}
 
@@ -199,6 +269,17 @@ def _tracking(m: Marts) -> dict | None:
     if not got["rows"]:
         return None
     return {**got, "svg": charts.engagement_chart(got)}
+
+
+def _chart_section(m: Marts, table: str, read: Any, draw: Any) -> dict | None:
+    """A section drawn from one mart: its data (``read``) and its chart (``draw``), or None when
+    the mart is empty."""
+    if not m.count(table):
+        return None
+    got = read(m)
+    if not got["rows"]:
+        return None
+    return {**got, "svg": draw(got)}
 
 
 def _quarantine(m: Marts) -> dict | None:

@@ -75,14 +75,17 @@ def deliveries(m: Marts) -> list[dict]:
 
 
 def delivery_info(m: Marts, dels: list[dict]) -> dict[Any, dict]:
-    """delivery_id -> label, channel (from rpt_confirmation_audit: one row per known
-    delivery), own mode and whether it is a recurring parent."""
-    info = {d["delivery_id"]: {"label": None, "channel": None, "mode": d.get("reporting_mode"),
+    """delivery_id -> label, channel, send date (from rpt_confirmation_audit: one row per known
+    delivery; the send date is its first relay, else its scheduled start), own mode and whether
+    it is a recurring parent."""
+    info = {d["delivery_id"]: {"label": None, "channel": None, "sent_at": None, "mode": d.get("reporting_mode"),
                                "parent": bool(d.get("is_recurring_parent"))} for d in dels}
     if info:
-        for r in rows(m, "rpt_confirmation_audit", ("delivery_id", "label", "channel"),
+        for r in rows(m, "rpt_confirmation_audit", ("delivery_id", "label", "channel", "scheduled_at",
+                                                    "first_relayed_at"),
                       where="delivery_id IN (SELECT unnest(?))", params=[list(info)]):
-            info[r["delivery_id"]].update(label=r["label"], channel=r["channel"])
+            info[r["delivery_id"]].update(label=r["label"], channel=r["channel"],
+                                          sent_at=r["first_relayed_at"] or r["scheduled_at"])
     return info
 
 
@@ -196,6 +199,65 @@ def engagement(m: Marts) -> dict:
             "clicks": sum(int(r["c"] or 0) for r in got)}
 
 
+# -- the analysts' marts: days, links, clients, bounces by domain -------------------------------
+def daily(m: Marts) -> dict:
+    """Per calendar day (the mart's reporting time zone), both modes added (each message counts
+    once, in its delivery's own mode): sent, and the rates recomputed over the sums."""
+    t = "rpt_delivery_kpis_daily"
+    got = m.dicts(f"SELECT day, any_value(reporting_time_zone) AS zone, CAST(sum(sent) AS BIGINT) AS sent, "
+                  f"CAST(sum(processed) AS BIGINT) AS processed, CAST(sum(delivered) AS BIGINT) AS delivered, "
+                  f"CAST(sum(bounces_errors) AS BIGINT) AS be, CAST(sum(unique_opens) AS BIGINT) AS uo, "
+                  f"CAST(sum(human_unique_opens) AS BIGINT) AS huo, CAST(sum(unique_clicks) AS BIGINT) AS uc "
+                  f"FROM {m.ref(t)} WHERE day IS NOT NULL GROUP BY day ORDER BY day")
+    for r in got:
+        p, d = r["processed"] or 0, r["delivered"] or 0
+        r["bounce_rate"] = (r["be"] or 0) / p if p else None
+        r["open_rate"] = (r["uo"] or 0) / d if d else None
+        r["open_rate_excl_machine"] = (r["huo"] or 0) / d if d else None
+        r["click_rate"] = (r["uc"] or 0) / d if d else None
+    return {"rows": got, "zone": got[0]["zone"] if got else None}
+
+
+def link_clicks(m: Marts, top: int = 12) -> dict:
+    """The most clicked tracked URLs over all deliveries (recurring parents' rows left out)."""
+    t = "rpt_link_clicks"
+    join, where = once_per_message(m, t, "f")
+    got = m.dicts(f"SELECT f.url AS url, CAST(sum(f.clicks) AS BIGINT) AS clicks, "
+                  f"CAST(sum(f.unique_clicks) AS BIGINT) AS unique_clicks, count(DISTINCT f.delivery_id) AS nd "
+                  f"FROM {m.ref(t)} f {join} WHERE {where} GROUP BY 1 ORDER BY clicks DESC, url LIMIT {int(top)}")
+    total = int(scalar(m, f"SELECT coalesce(sum(f.clicks), 0) FROM {m.ref(t)} f {join} WHERE {where}"))
+    n_urls = int(scalar(m, f"SELECT count(DISTINCT f.url) FROM {m.ref(t)} f {join} WHERE {where}"))
+    return {"rows": got, "total": total, "n_urls": n_urls}
+
+
+def opens_by_client(m: Marts, top: int = 12) -> dict:
+    """People's opens by client family and device class over all deliveries; machine opens apart."""
+    t = "rpt_opens_by_client"
+    join, where = once_per_message(m, t, "f")
+    got = m.dicts(f"SELECT f.client_family AS client, f.device_class AS device, CAST(sum(f.opens) AS BIGINT) AS opens, "
+                  f"CAST(sum(f.unique_opens) AS BIGINT) AS unique_opens FROM {m.ref(t)} f {join} "
+                  f"WHERE {where} AND NOT f.is_machine GROUP BY ALL HAVING sum(f.opens) > 0 "
+                  f"ORDER BY opens DESC, client, device LIMIT {int(top)}")
+    devices = m.dicts(f"SELECT f.device_class AS device, CAST(sum(f.opens) AS BIGINT) AS opens FROM {m.ref(t)} f {join} "
+                      f"WHERE {where} AND NOT f.is_machine GROUP BY ALL ORDER BY opens DESC, device")
+    human, machine = m.con.execute(
+        f"SELECT coalesce(sum(f.opens) FILTER (WHERE NOT f.is_machine), 0), "
+        f"coalesce(sum(f.opens) FILTER (WHERE f.is_machine), 0) FROM {m.ref(t)} f {join} WHERE {where}").fetchone()
+    return {"rows": got, "devices": devices, "human": int(human), "machine": int(machine)}
+
+
+def bounces_by_domain(m: Marts, top: int = 12) -> dict:
+    """Failed messages by recipient domain and reason over all deliveries, each message once."""
+    t = "rpt_bounce_details"
+    join, where = once_per_message(m, t, "f")
+    got = m.dicts(f"SELECT f.recipient_domain AS domain, coalesce(f.failure_reason, 'other') AS reason, "
+                  f"f.failure_type AS ftype, CAST(sum(f.messages) AS BIGINT) AS n FROM {m.ref(t)} f {join} "
+                  f"WHERE {where} GROUP BY ALL HAVING sum(f.messages) > 0 ORDER BY n DESC, domain, reason "
+                  f"LIMIT {int(top)}")
+    total = int(scalar(m, f"SELECT coalesce(sum(f.messages), 0) FROM {m.ref(t)} f {join} WHERE {where}"))
+    return {"rows": got, "total": total}
+
+
 # -- domains ------------------------------------------------------------------------------------
 def domains(m: Marts, top: int = 20) -> dict:
     """The ``top`` recipient domains by messages sent, each message once; rates recomputed
@@ -241,12 +303,16 @@ def quarantine(m: Marts) -> dict:
 
 
 # -- small whole tables -------------------------------------------------------------------------
-def whole_table(m: Marts, spec: tuple[str, tuple[str, ...], str]) -> dict:
+FOLD_ROWS = 10  # a long table shows this many rows, the rest behind "show all"
+
+
+def whole_table(m: Marts, spec: tuple[str, tuple[str, ...], str], caption: str = "") -> dict:
     t, cols, rank = spec
     got = rows(m, t, cols, order_by=f"{rank} DESC NULLS LAST", limit=TABLE_ROW_CAP)
     numeric = [isinstance(got[0][c], (int, float)) and not isinstance(got[0][c], bool) if got else False
                for c in cols]
-    return {"table": t, "cols": cols, "rows": got, "numeric": numeric, "total": m.count(t)}
+    return {"table": t, "cols": cols, "rows": got, "numeric": numeric, "total": m.count(t),
+            "fold": FOLD_ROWS, "caption": caption or f"marts.{t}, largest {rank.replace('_', ' ')} first"}
 
 
 # -- audit --------------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ def parent_ids(m: Marts) -> set[Any]:
 
 REPORT_TOTALS = ("to_deliver", "sent", "processed", "delivered", "bounces_errors", "hard_bounces",
                  "soft_bounces", "pending", "unique_opens", "opens", "unique_clicks", "clicks",
-                 "opt_outs", "complaints")
+                 "opt_outs", "complaints", "human_unique_opens", "human_unique_clicks")
 
 
 def report_totals(m: Marts) -> dict[str, Any] | None:

@@ -41,6 +41,7 @@ from typing import Any, Callable
 import xlsxwriter
 
 from .column_formats import KPI_COLUMN, ColumnFormats
+from .format import public_run_info
 from .totals import once_per_message, report_totals
 from .warehouse import Marts, qi
 
@@ -54,6 +55,12 @@ WORKBOOK_TABLES = (
     "rpt_delivery_domains",
     "rpt_exclusion_causes",
     "rpt_proof_and_test_sends",
+    # issue 21: the analysts' marts
+    "dim_deliveries",
+    "rpt_delivery_kpis_daily",
+    "rpt_bounce_details",
+    "rpt_link_clicks",
+    "rpt_opens_by_client",
 )
 ABOUT = "About"
 OVERVIEW = "Overview"
@@ -82,6 +89,10 @@ SORT_KEYS: dict[str, tuple[str, ...]] = {
     "rpt_delivery_failure_reasons": ("-messages", "failure_type", "failure_reason"),
     "rpt_delivery_domains": ("-sent", "recipient_domain"),
     "rpt_exclusion_causes": ("-excluded_targets", "exclusion_reason"),
+    "rpt_delivery_kpis_daily": ("day", "reporting_mode"),
+    "rpt_bounce_details": ("-messages", "recipient_domain", "failure_type", "failure_reason", "smtp_code"),
+    "rpt_link_clicks": ("-clicks", "url"),
+    "rpt_opens_by_client": ("is_machine", "-opens", "client_family", "device_class"),
 }
 # The Overview: one row per delivery, in its own mode, recurring parents left out.
 OVERVIEW_MART = "rpt_delivery_kpis"
@@ -193,7 +204,7 @@ def _delivery_lookup(m: Marts) -> _Lookup | None:
     """Where each delivery's label and send date come from: ``dim_deliveries`` (its first relay,
     else its contact date) when the warehouse has it, else ``rpt_confirmation_audit`` (first relay,
     else the scheduled start)."""
-    candidates = (("dim_deliveries", ("first_relayed_at", "contact_at")),
+    candidates = (("dim_deliveries", ("first_relayed_at", "contact_date")),
                   ("rpt_confirmation_audit", ("first_relayed_at", "scheduled_at")))
     for t, send_cols in candidates:
         if not m.has_columns(t, "delivery_id", "label"):
@@ -593,20 +604,8 @@ TOTAL_LABELS = (
     ("unique_opens", "Unique opens"), ("opens", "Opens"), ("unique_clicks", "Unique clicks"),
     ("clicks", "Clicks"), ("opt_outs", "Opt-outs"), ("complaints", "Complaints"),
 )
-# run_info keys never shown: the checks (the data-quality page), and what is not for recipients
-_HIDDEN_RUN_INFO = {"checks", "as_of", "warehouse", "include_pii"}
-
-
 def _shown_run_info(run_info: dict | None) -> list[tuple[str, str]]:
-    out = []
-    for k, v in (run_info or {}).items():
-        if k in _HIDDEN_RUN_INFO or v is None:
-            continue
-        text = _text(v)
-        if isinstance(v, (str, Path)) and (Path(text).is_absolute() or text.startswith("~")):
-            continue  # a local path says nothing to a recipient and may say too much
-        out.append((str(k).replace("_", " ").capitalize()[:255], text))
-    return out
+    return [(k.replace("_", " ").capitalize()[:255], _text(v)) for k, v in public_run_info(run_info)]
 
 
 def _write_about(m: Marts, cf: ColumnFormats, ws: Any, fm: _Formats, plans: list[SheetPlan], *,

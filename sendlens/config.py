@@ -97,6 +97,9 @@ class Settings:
     stale_tracking_hours: float = setting(
         24.0, "hours of sends after the newest tracking event at which the tracking feed is stale",
         lo=0, hi=8760, lo_open=True, dbt=True)
+    # the calendar days of marts.rpt_delivery_kpis_daily (an IANA zone; every stored timestamp stays UTC)
+    reporting_time_zone: str = setting("UTC", "IANA time zone whose calendar days the daily KPIs are counted in, "
+                                              "e.g. Europe/Amsterdam", dbt=True)
     # range rules at ingest (and for --as-of / --at): a value outside them is a typo or a
     # poison value that would fail every later build's checks, so its row is rejected
     earliest_timestamp: str = setting("2000-01-01T00:00:00Z", "no timestamp before it (ISO 8601)")
@@ -259,6 +262,15 @@ def parse_timestamp(text: str) -> datetime:
     return ts
 
 
+def is_iana_time_zone(name: str) -> bool:
+    """Is ``name`` a zone of the IANA time zone database (``Europe/Amsterdam``, ``UTC``), as
+    spelled there (case included)? Checked against the database's list of zones, so that a
+    file path or a POSIX TZ string, which ZoneInfo or an engine might also read, is refused."""
+    from zoneinfo import available_timezones
+
+    return name in available_timezones()
+
+
 def utc_now() -> datetime:
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
@@ -365,6 +377,8 @@ def _checked(where: str, f: Field, value: object) -> object:
                 parse_timestamp(value)
             except ValueError as exc:
                 raise ValueError(f"{where}: {f.name}: {exc}") from None
+        if f.name == "reporting_time_zone" and not is_iana_time_zone(value):
+            raise bad("an IANA time zone such as UTC or Europe/Amsterdam")
         return value
     if kind == "tuple":
         if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):

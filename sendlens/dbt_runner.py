@@ -147,6 +147,8 @@ def run_dbt(settings: Settings, database: Path, command: list[str],
     env = _env(settings, database)
     env["SENDLENS_BUILD_VARS"] = json.dumps(per_build)
     env.update(extra_env or {})
+    # the gate reads this run's test results: none of an earlier run may stand in for them
+    (work / "target" / "run_results.json").unlink(missing_ok=True)
     started = time.monotonic()
     proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env=env, cwd=str(PROJECT_DIR))
@@ -190,12 +192,53 @@ def run_dbt(settings: Settings, database: Path, command: list[str],
     return result
 
 
-def _test_descriptions(manifest: Path) -> dict[str, str]:
+def _test_nodes(manifest: Path) -> dict[str, dict]:
+    """The tests of dbt's manifest by unique_id ({} when it cannot be read)."""
     try:
         nodes = json.loads(manifest.read_text())["nodes"]
     except (OSError, ValueError, KeyError):
         return {}
-    return {uid: n.get("description") or "" for uid, n in nodes.items() if n.get("resource_type") == "test"}
+    return {uid: n for uid, n in nodes.items() if n.get("resource_type") == "test"}
+
+
+def _test_descriptions(manifest: Path) -> dict[str, str]:
+    return {uid: n.get("description") or "" for uid, n in _test_nodes(manifest).items()}
+
+
+def test_results(settings: Settings, target: str = "duckdb") -> list[dict]:
+    """Every dbt test of the last run in the builds' work folder (a gate reads it right after
+    its build), from dbt's run_results.json and manifest.json: {name, unique_id, model (the
+    model or models it tests), column, description (its YAML description, or ""), severity,
+    status (pass | warn | fail | error | skipped), failures (failing rows, or None), message}.
+    Failures first, then warnings, then by model and name; [] when dbt wrote no results."""
+    folder = manifest_path(settings, target).parent
+    try:
+        results = json.loads((folder / "run_results.json").read_text())["results"]
+    except (OSError, ValueError, KeyError):
+        return []
+    nodes = _test_nodes(folder / "manifest.json")
+    out = []
+    for r in results:
+        uid = str(r.get("unique_id") or "")
+        if not uid.startswith("test."):
+            continue
+        node = nodes.get(uid, {})
+        attached = str(node.get("attached_node") or "")
+        models = ([attached] if attached else
+                  [n for n in (node.get("depends_on") or {}).get("nodes", []) if n.startswith(("model.", "seed.", "snapshot."))])
+        out.append({
+            "name": node.get("name") or uid,
+            "unique_id": uid,
+            "model": ", ".join(m.split(".")[-1] for m in models),
+            "column": node.get("column_name") or None,
+            "description": (node.get("description") or "").strip(),
+            "severity": str((node.get("config") or {}).get("severity") or "error").lower(),
+            "status": str(r.get("status") or "").lower(),
+            "failures": r.get("failures"),
+            "message": (r.get("message") or "").strip() or None,
+        })
+    order = {"fail": 0, "error": 0, "warn": 1}
+    return sorted(out, key=lambda t: (order.get(t["status"], 2), t["model"], t["name"]))
 
 
 def _tail(lines: list[str], n: int = 15) -> str:

@@ -42,6 +42,13 @@ class BuildPlan:
     def incremental(self) -> bool:
         return self.mode == "incremental"
 
+    @property
+    def nothing_to_do(self) -> bool:
+        """A build that would give the published warehouse again: no batch landed since it was
+        built, as_of where it was, and no compute-stats since (a snapshot taken then would be
+        refreshed by the build)."""
+        return self.mode == "no-op"
+
     def dbt_vars(self, as_of: datetime) -> dict[str, object]:
         return {
             "build_mode": self.mode,
@@ -95,6 +102,20 @@ def read_state(warehouse: Path) -> tuple[dict | None, set[str]]:
     return {"fingerprint": row[0], "as_of": row[1]}, batches
 
 
+def stats_since_build(warehouse: Path) -> bool:
+    """Whether a compute-stats changed the published warehouse after its build (its gate's
+    results are there only then: a build replaces them all)."""
+    con = duckdb.connect(str(warehouse), read_only=True)
+    try:
+        tables = {r[0] for r in con.execute(
+            "select schema_name || '.' || table_name from duckdb_tables()").fetchall()}
+        if "audit.gate_results" not in tables:
+            return True  # unknown: let the build decide
+        return con.execute("select count(*) from audit.gate_results where gate <> 'build'").fetchone()[0] > 0
+    finally:
+        con.close()
+
+
 def published_as_of(con: duckdb.DuckDBPyConnection) -> datetime | None:
     """The as_of the warehouse open on ``con`` was built at: the one place it is read from (the
     build's own record, audit.build_state)."""
@@ -130,6 +151,9 @@ def plan_build(settings: Settings, as_of: datetime, full_refresh: bool = False) 
         for kind, glob in Lake.batch_files(batches[batch_id]).items():
             new_files.setdefault(kind, []).append(glob)
     moved = naive_as_of > previous_as_of
+    if not new_ids and not moved and not stats_since_build(settings.warehouse):
+        return BuildPlan("no-op", "no new batch, as_of unchanged, no compute-stats since the published build",
+                         current, previous_as_of)
     return BuildPlan("incremental", f"{len(new_ids)} new batch(es) since the published build"
                      + (f", as_of moved from {iso(previous_as_of)}" if moved else ""),
                      current, previous_as_of, new_files, len(new_ids), moved)

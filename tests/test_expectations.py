@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from datetime import datetime, timezone
 from pathlib import Path
@@ -259,6 +258,22 @@ def test_rate_above_one_fails(variant):
     assert "suite rpt_delivery_kpis" in summary
     assert "expect_column_values_to_be_between(column='open_rate'" in summary
     assert "1 unexpected of 2 values" in summary and "1.2" in summary
+
+
+def test_a_failing_suite_tops_the_page_and_gx_data_docs_say_so(variant, tmp_path):
+    db = variant("update marts.rpt_delivery_kpis set open_rate = 1.2 where reporting_mode = 'efs'")
+    docs = tmp_path / "page"
+    validate_warehouse(db, as_of=AS_OF, docs_dir=docs)
+    page = (docs / "index.html").read_text()
+    assert "<span class='failed'>FAILED (1 FAILURE)</span>" in page
+    attention = page[page.index("<h2 id='warnings'>"):page.index("<h2 id='dbt'>")]
+    assert "rpt_delivery_kpis" in attention and "open_rate" in attention and "class='failed'" in attention
+    assert str(db) not in page and str(tmp_path) not in page
+    # great-expectations' own Data Docs of the same result: the suite's validation failed
+    [validation] = (docs / "great_expectations" / "validations" / "rpt_delivery_kpis").rglob("*.html")
+    text = validation.read_text()
+    assert "Failed" in text and "open_rate" in text
+    assert "Succeeded" in next((docs / "great_expectations" / "validations" / "fct_message_status").rglob("*.html")).read_text()
 
 
 def test_negative_count_fails(variant):

@@ -69,8 +69,10 @@ def test_in_place_build_writes_into_the_published_file_and_equals_a_full_refresh
     assert s.one("select count(*) as n from marts.fct_message_status where status = 'failed' "
                  "and reporting_mode = 'efs'")["n"] == 6  # m1, m2, m4, m5, m7, m8
     assert _differences(s.settings.warehouse, _full_refresh_of(s, tmp_path / "full", "2026-01-07T00:00:00Z")) == {}
-    # the next build is incremental again, and the dashboard refresh works in place too
-    assert plan_build(s.settings, ts("2026-01-07T00:00:00Z")).mode == "incremental"
+    # with nothing new the next build has nothing to do; a later as_of is incremental again,
+    # and the dashboard refresh works in place too
+    assert plan_build(s.settings, ts("2026-01-07T00:00:00Z")).mode == "no-op"
+    assert plan_build(s.settings, ts("2026-01-07T00:15:00Z")).mode == "incremental"
     s.compute_stats("2026-01-06T12:00:00Z", "d1")
     assert s.settings.warehouse.stat().st_ino == inode
     assert not in_place_marker(s.settings.warehouse).exists()

@@ -42,7 +42,7 @@ def _relations(con: duckdb.DuckDBPyConnection, db: str) -> list[tuple[str, str]]
         "select schema_name, table_name from duckdb_tables() where database_name = ? "
         "and schema_name in ('staging', 'marts', 'intermediate', 'audit') "
         # what a build records about itself (its plan, its gates' results) is not data
-        "and table_name not in ('build_state', 'gate_results', 'gate_documents', "
+        "and table_name not in ('build_state', 'gate_results', 'gate_documents', 'gate_dbt_tests', "
         "'int_changed_messages', 'int_changed_addresses', 'int_changed_deliveries', 'int_build_changes') "
         "union all select schema_name, view_name from duckdb_views() where database_name = ? "
         "and schema_name = 'marts' order by 1, 2", [db, db]).fetchall()
@@ -228,7 +228,8 @@ def test_full_refresh_when_models_or_settings_change(history, tmp_path):
     from sendlens.incremental import plan_build
 
     settings = history["settings"]
-    assert plan_build(settings, T4).mode == "incremental"
+    assert plan_build(settings, T4).mode == "no-op"  # nothing new since step 6
+    assert plan_build(settings, T4 + timedelta(minutes=15)).mode == "incremental"
     assert plan_build(settings, T4, full_refresh=True).mode == "full"
     assert plan_build(settings, T1).mode == "full"  # as_of before the published build's
     changed = Settings(home=settings.home, report_window_days=3.0)
@@ -289,3 +290,28 @@ def test_gate_reads_the_recomputed_deliveries_of_kept_reports(history):
         f"marts.rpt_delivery_kpis (recomputed delivery_id only): {kpi_rows} rows")
     step4 = {c["name"]: c for c in history["step4"].checks}
     assert "recomputed" not in step4["rpt_delivery_kpis"]["details"]
+
+
+def test_a_build_with_nothing_new_leaves_the_warehouse_as_it_is(history):
+    """No batch since the published build, as_of where it was, no compute-stats since: the build
+    would give the same warehouse again, so it runs no dbt and keeps the file (issue 20's no-op
+    run); the checks it reports are the published build's."""
+    settings = history["settings"]
+    before = settings.warehouse.stat()
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        published = {r[0] for r in con.execute(
+            "select check_name from audit.gate_results where gate = 'build'").fetchall()}
+    finally:
+        con.close()
+    lines: list[str] = []
+    result = pipeline.build(settings, T4, progress=lines.append)
+    assert result.mode == "no-op"
+    after = settings.warehouse.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert published and {c["name"] for c in result.checks} == published
+    assert any(line.startswith("nothing to build: no new batch") for line in lines), lines
+    assert not any("dbt build" in line for line in lines)
+    # a moved as_of is work again
+    from sendlens.incremental import plan_build
+    assert plan_build(settings, T4 + timedelta(seconds=1)).mode == "incremental"

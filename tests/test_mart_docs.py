@@ -21,6 +21,9 @@ PUBLIC_MARTS = {
     "rpt_delivery_engagement_hourly", "rpt_delivery_failure_reasons", "rpt_delivery_kpis",
     "rpt_delivery_kpis_hourly", "rpt_exclusion_causes", "rpt_kpi_reconciliation",
     "rpt_proof_and_test_sends", "rpt_source_freshness", "rpt_unqualified_failures",
+    # issue 21: the analysts' marts
+    "dim_deliveries", "rpt_bounce_details", "rpt_delivery_kpis_daily", "rpt_link_clicks",
+    "rpt_opens_by_client",
 }
 
 

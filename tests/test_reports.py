@@ -287,7 +287,8 @@ def test_workbook_has_business_sheets(exported):
     names = _sheets(wb)
     assert names == ["About", "Overview", "dash_delivery_kpis", "rpt_delivery_kpis", "rpt_kpi_reconciliation",
                      "rpt_confirmation_audit", "rpt_delivery_failure_reasons", "rpt_delivery_domains",
-                     "rpt_exclusion_causes", "rpt_proof_and_test_sends"]
+                     "rpt_exclusion_causes", "rpt_proof_and_test_sends", "dim_deliveries",
+                     "rpt_delivery_kpis_daily", "rpt_bounce_details", "rpt_link_clicks", "rpt_opens_by_client"]
     assert "fct_message_status" not in names
 
 
@@ -349,7 +350,8 @@ def test_html_has_every_section_and_charts(home, exported):
     hourly = _section(html, "hourly")
     n_hourly = home.one("SELECT count(DISTINCT delivery_id) AS n FROM marts.rpt_delivery_kpis_hourly "
                         "WHERE delivery_id IN (SELECT delivery_id FROM marts.dash_delivery_kpis)")["n"]
-    assert hourly.count("<svg") == n_hourly == len(dash)
+    # two charts per delivery: delivered % on 0-100%, bounces + errors % on a scale of its own
+    assert hourly.count("<svg") == 2 * n_hourly == 2 * len(dash)
     assert "Delivered % (standard)" in hourly and "Delivered % (EFS)" in hourly
     assert "100%" in hourly and ">0%<" in hourly and "<polyline" in hourly and "<title>" in hourly
     failures = _section(html, "failures")

@@ -29,6 +29,11 @@ def _home(tmp_path, toml: str):
     ('memory_limit = "lots"', "memory_limit must be a size such as 8GB"),
     ('machine_user_agents = "bot"', "machine_user_agents must be a list of text values"),
     ('earliest_timestamp = "yesterday"', "earliest_timestamp: invalid timestamp 'yesterday'"),
+    ('reporting_time_zone = "Mars/Olympus_Mons"',
+     "reporting_time_zone must be an IANA time zone such as UTC or Europe/Amsterdam, not 'Mars/Olympus_Mons'"),
+    ('reporting_time_zone = "europe/amsterdam"', "reporting_time_zone must be an IANA time zone"),
+    ('reporting_time_zone = "/etc/localtime"', "reporting_time_zone must be an IANA time zone"),
+    ("reporting_time_zone = 1", "reporting_time_zone must be text, not 1"),
     ("no_such_setting = 1", "unknown setting 'no_such_setting'"),
     ("threads = [", "not valid TOML"),
 ])
@@ -69,6 +74,16 @@ def test_dbt_gets_every_model_setting_from_the_one_model():
     assert declared >= {"report_window_days", "machine_user_agents", "quarantine_max_errors"}
     assert set(s.dbt_vars(__import__("datetime").datetime(2026, 1, 1))) == \
         declared | {"lake_root", "as_of", "stats_at", "stats_delivery_id"}
+
+
+def test_the_reporting_time_zone_is_utc_unless_set_and_reaches_dbt(tmp_path):
+    assert load_settings(_home(tmp_path, ""), environ={}).reporting_time_zone == "UTC"
+    s = load_settings(tmp_path / "home", environ={"SENDLENS_REPORTING_TIME_ZONE": "Europe/Amsterdam"})
+    assert (s.reporting_time_zone, s.sources["reporting_time_zone"]) == ("Europe/Amsterdam", "environment")
+    assert s.model_vars()["reporting_time_zone"] == "Europe/Amsterdam"
+    with pytest.raises(ValueError, match="environment variable SENDLENS_REPORTING_TIME_ZONE: reporting_time_zone "
+                                         "must be an IANA time zone"):
+        load_settings(tmp_path / "home", environ={"SENDLENS_REPORTING_TIME_ZONE": "UTC+2"})
 
 
 @pytest.mark.parametrize("name", ["why?", "no#1"])

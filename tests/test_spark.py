@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from datetime import datetime, timezone
 from decimal import Decimal
 from pathlib import Path

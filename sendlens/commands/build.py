@@ -8,13 +8,17 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import duckdb
+
 from sendlens import gate
 from sendlens.commands.checks import checks_line, preload_checks, quality_gate, start_suite_helper, warn_checks
-from sendlens.commands.home import Progress, init_home, quiet, start
+from sendlens.commands.home import Progress, connect, init_home, quiet, start
 from sendlens.config import Settings, iso, utc_now
-from sendlens.dbt_runner import DbtFailed, run_dbt
+from sendlens.dbt_runner import DbtFailed, run_dbt, test_results
 from sendlens.errors import ChecksFailed, SendlensError
 from sendlens.incremental import plan_build
+from sendlens.ingest import user_agents
+from sendlens.ingest.lake import Lake
 from sendlens.lock import home_lock
 from sendlens.publish import flush_early, sweep_stale_builds
 
@@ -49,9 +53,14 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
         return _build_spark(settings, as_of, progress, lock, run_checks, started)
     ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
-        init_home(settings)
+        parse_user_agents(settings, init_home(settings), progress)
         sweep_stale_builds(settings)
         plan = plan_build(settings, as_of, full_refresh)
+        if plan.nothing_to_do:  # the published warehouse is what this build would give
+            progress(f"nothing to build: {plan.reason}; {settings.warehouse} stands "
+                     f"({time.monotonic() - started:.1f} s)")
+            return BuildResult(as_of, settings.warehouse, time.monotonic() - started,
+                               published_checks(settings), plan.mode)
         progress(f"{plan.mode} build: {plan.reason}")
         # an incremental build starts from a copy of the published warehouse, made while dbt parses
         target = start(settings, plan.incremental, f"{plan.mode} build as of {iso(as_of)}")
@@ -84,7 +93,8 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
                 helper.close()
             flushing.join()
             # what let this warehouse through travels with it (export reads it from there)
-            gate.record(target.path, gate.GateRecord("build", checks, utc_now(), as_of, documents))
+            gate.record(target.path, gate.GateRecord("build", checks, utc_now(), as_of, documents,
+                                                     test_results(settings)))
             target.publish()
         except BaseException as exc:
             target.abandon(exc)
@@ -96,6 +106,29 @@ def build(settings: Settings, as_of: datetime | None = None, progress: Progress 
     warn_checks(checks)
     return BuildResult(as_of, settings.warehouse, time.monotonic() - started, checks, plan.mode)
 
+def published_checks(settings: Settings) -> list[dict]:
+    """The checks that let the published warehouse through (its gate's record)."""
+    con = duckdb.connect(str(settings.warehouse), read_only=True)
+    try:
+        got = gate.read(con)
+    finally:
+        con.close()
+    return [c for c in (got[0] if got else []) if c.get("gate") == "build"]
+
+
+def parse_user_agents(settings: Settings, lake: Lake, progress: Progress) -> user_agents.Refreshed:
+    """Before the models run (either engine): parse the user agents landed since the last
+    build into the lake's derived table (sendlens/ingest/user_agents.py; stg_user_agents reads
+    it). The caller holds the home's lock."""
+    started = time.monotonic()
+    con = connect(settings)
+    try:
+        refreshed = user_agents.refresh(con, lake)
+    finally:
+        con.close()
+    progress(f"user agents: {refreshed.parsed:,} new parsed ({time.monotonic() - started:.1f} s)")
+    return refreshed
+
 def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: bool,
                  run_checks: bool, started: float) -> BuildResult:
     from sendlens import spark
@@ -106,7 +139,7 @@ def _build_spark(settings: Settings, as_of: datetime, progress: Progress, lock: 
         raise SendlensError(str(exc)) from None
     ctx = home_lock(settings.lock_file, wait_seconds=600) if lock else nullcontext()
     with ctx:
-        init_home(settings)
+        parse_user_agents(settings, init_home(settings), progress)
         try:
             marts, checks = spark.build(settings, as_of, DBT_BUILD_EXCLUDE, progress, run_checks)
         except DbtFailed as exc:

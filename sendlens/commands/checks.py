@@ -15,7 +15,7 @@ from sendlens.ingest.lake import Lake
 from sendlens import gate, kept
 from sendlens.commands.home import Progress
 from sendlens.config import Settings
-from sendlens.dbt_runner import manifest_path
+from sendlens.dbt_runner import manifest_path, test_results
 from sendlens.incremental import BuildPlan
 
 
@@ -49,7 +49,9 @@ def quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progre
                   plan: BuildPlan | None = None, helper=None, *, outcome: str,
                   suites: list[str] | None = None) -> tuple[list[dict], dict[str, str]]:
     """Run the data-quality suites on the build file ``db``; return the checks and the
-    data-quality page, or raise ChecksFailed (saying ``outcome``) when any failed."""
+    data-quality page (with the dbt tests of the run just before: every gate on one page, and
+    great-expectations' Data Docs beside it), or raise ChecksFailed (saying ``outcome``) when
+    any failed."""
     incremental = plan is not None and plan.incremental
     progress("running data-quality suites" + (" on the new batches and recomputed rows" if incremental else ""))
     docs = settings.staging_dir / "data-docs"
@@ -66,7 +68,7 @@ def quality_gate(settings: Settings, db: Path, as_of: datetime, progress: Progre
     checks = gate.run_suites(db, as_of=as_of, failed=f"data-quality checks failed; {outcome}.",
                              memory_limit=settings.memory_limit, temp_directory=settings.temp_dir,
                              docs_dir=docs, lake_globs=new_batches, changed=changed, helper=helper,
-                             suites=suites)
+                             suites=suites, dbt_tests=test_results(settings))
     if checks is None:  # suites not installed: dbt tests alone gate
         return [], {}
     return checks, gate.read_documents(docs)

@@ -13,7 +13,7 @@ from sendlens.commands.build import DBT_BUILD_EXCLUDE
 from sendlens.commands.checks import quality_gate
 from sendlens.commands.home import Progress, published, quiet, start
 from sendlens.config import Settings, iso, utc_now
-from sendlens.dbt_runner import DbtFailed, run_dbt
+from sendlens.dbt_runner import DbtFailed, run_dbt, test_results
 from sendlens.errors import ChecksFailed, SendlensError
 from sendlens.incremental import published_as_of
 from sendlens.lock import home_lock
@@ -55,7 +55,8 @@ def compute_stats(settings: Settings, at: datetime | None = None, delivery_id: s
                                               suites=list(STATS_SUITES))
             gate.record(target.path, gate.GateRecord(
                 "compute-stats", checks, utc_now(), as_of,
-                {f"compute-stats/{name}": text for name, text in documents.items()}))
+                {f"compute-stats/{name}": text for name, text in documents.items()},
+                test_results(settings)))
             target.publish()
         except DbtFailed as exc:
             target.abandon(exc)
