@@ -20,49 +20,27 @@
                'kpi_value', 'kpi_difference']) }}
 {%- endmacro %}
 
-{#- The declaration, as (table_name, column_name, format, label) rows, sorted. -#}
+{#- The declaration, as (table_name, column_name, format, label) rows, sorted ('' for none). -#}
 {% macro column_format_declaration() -%}
     {%- set rows = [] -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.fqn | length > 2 and node.fqn[1] == 'marts' -%}
-            {%- for column in node.columns.values() -%}
-                {%- set meta = dict(column.meta or {}) -%}
-                {%- do meta.update((column.config or {}).get('meta') or {}) -%}
-                {%- if meta.get('format') or meta.get('label') -%}
-                    {%- if meta.get('format') and meta.get('format') not in column_format_kinds() -%}
-                        {{ exceptions.raise_compiler_error(
-                            'format of ' ~ node.name ~ '.' ~ column.name ~ ' is ' ~ meta.get('format')
-                            ~ '; expected one of ' ~ (column_format_kinds() | join(', '))) }}
-                    {%- endif -%}
-                    {%- do rows.append([node.alias or node.name, column.name,
-                                        meta.get('format') or '', meta.get('label') or '']) -%}
-                {%- endif -%}
-            {%- endfor -%}
+    {%- for table_name, column_name, meta in mart_column_meta() -%}
+        {%- if meta.get('format') or meta.get('label') -%}
+            {%- if meta.get('format') and meta.get('format') not in column_format_kinds() -%}
+                {{ exceptions.raise_compiler_error(
+                    'format of ' ~ table_name ~ '.' ~ column_name ~ ' is ' ~ meta.get('format')
+                    ~ '; expected one of ' ~ (column_format_kinds() | join(', '))) }}
+            {%- endif -%}
+            {%- do rows.append([table_name, column_name, meta.get('format') or '', meta.get('label') or '']) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(rows | sort) }}
 {%- endmacro %}
 
-{#- on-run-end (dbt_project.yml): (re)create audit.column_formats in the build's warehouse.
-    Values become SQL text only through sql_literal. -#}
+{#- on-run-end (dbt_project.yml): (re)create audit.column_formats in the build's warehouse
+    (macros/personal_data.sql: the graph walk and the table writer both declarations share). -#}
 {% macro record_column_formats() -%}
     {%- if execute and target.type == 'duckdb' and flags.WHICH in ('build', 'run') -%}
-    {%- set rows = column_format_declaration() -%}
-    create or replace table {{ target.database }}.audit.column_formats as
-    select
-        cast(table_name as {{ dbt.type_string() }}) as table_name,
-        cast(column_name as {{ dbt.type_string() }}) as column_name,
-        cast(nullif(format, '') as {{ dbt.type_string() }}) as format,
-        cast(nullif(label, '') as {{ dbt.type_string() }}) as label
-    from (
-        {%- if rows %}
-        values
-        {%- for table_name, column_name, format, label in rows %}
-            ({{ sql_literal(table_name) }}, {{ sql_literal(column_name) }}, {{ sql_literal(format) }}, {{ sql_literal(label) }}){{ "," if not loop.last }}
-        {%- endfor %}
-        {%- else %}
-        select null, null, null, null where false
-        {%- endif %}
-    ) as declared(table_name, column_name, format, label)
+    {{ declaration_table(target.database ~ '.audit.column_formats',
+                         ['table_name', 'column_name', 'format', 'label'], column_format_declaration()) }}
     {%- endif -%}
 {%- endmacro %}

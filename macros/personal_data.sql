@@ -24,46 +24,63 @@
 {#- The declaration, as (table_name, column_name, personal_data) triples, sorted. -#}
 {% macro personal_data_declaration() -%}
     {%- set rows = [] -%}
-    {%- for node in graph.nodes.values() -%}
-        {%- if node.resource_type == 'model' and node.fqn | length > 2 and node.fqn[1] == 'marts' -%}
-            {%- for column in node.columns.values() -%}
-                {%- set meta = column.meta or {} -%}
-                {%- set config_meta = (column.config or {}).get('meta') or {} -%}
-                {%- set kind = config_meta.get('personal_data') or meta.get('personal_data') -%}
-                {%- if kind -%}
-                    {%- if kind not in personal_data_kinds() -%}
-                        {{ exceptions.raise_compiler_error(
-                            'personal_data of ' ~ node.name ~ '.' ~ column.name ~ ' is ' ~ kind
-                            ~ '; expected one of ' ~ (personal_data_kinds() | join(', '))) }}
-                    {%- endif -%}
-                    {%- do rows.append([node.alias or node.name, column.name, kind]) -%}
-                {%- endif -%}
-            {%- endfor -%}
+    {%- for table_name, column_name, meta in mart_column_meta() -%}
+        {%- set kind = meta.get('personal_data') -%}
+        {%- if kind -%}
+            {%- if kind not in personal_data_kinds() -%}
+                {{ exceptions.raise_compiler_error(
+                    'personal_data of ' ~ table_name ~ '.' ~ column_name ~ ' is ' ~ kind
+                    ~ '; expected one of ' ~ (personal_data_kinds() | join(', '))) }}
+            {%- endif -%}
+            {%- do rows.append([table_name, column_name, kind]) -%}
         {%- endif -%}
     {%- endfor -%}
     {{ return(rows | sort) }}
+{%- endmacro %}
+
+{#- Every public mart column with its meta (column meta and config meta merged), as
+    (table_name, column_name, meta): the one walk over dbt's graph that the declarations kept
+    in the warehouse (personal data, column formats) are read from. -#}
+{% macro mart_column_meta() -%}
+    {%- set out = [] -%}
+    {%- for node in graph.nodes.values() -%}
+        {%- if node.resource_type == 'model' and node.fqn | length > 2 and node.fqn[1] == 'marts' -%}
+            {%- for column in node.columns.values() -%}
+                {%- set meta = dict(column.meta or {}) -%}
+                {%- do meta.update((column.config or {}).get('meta') or {}) -%}
+                {%- do out.append([node.alias or node.name, column.name, meta]) -%}
+            {%- endfor -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(out) }}
+{%- endmacro %}
+
+{#- `create or replace table relation as` the given rows (lists of strings, one per column;
+    '' becomes null), every column a string. Values become SQL text only through sql_literal. -#}
+{% macro declaration_table(relation, columns, rows) -%}
+    create or replace table {{ relation }} as
+    select
+        {%- for c in columns %}
+        cast(nullif({{ c }}, '') as {{ dbt.type_string() }}) as {{ c }}{{ "," if not loop.last }}
+        {%- endfor %}
+    from (
+        {%- if rows %}
+        values
+        {%- for row in rows %}
+            ({% for v in row %}{{ sql_literal(v) }}{{ ", " if not loop.last }}{% endfor %}){{ "," if not loop.last }}
+        {%- endfor %}
+        {%- else %}
+        select {% for c in columns %}null{{ ", " if not loop.last }}{% endfor %} where false
+        {%- endif %}
+    ) as declared({{ columns | join(', ') }})
 {%- endmacro %}
 
 {#- on-run-end (dbt_project.yml): (re)create audit.personal_data_columns in the build's
     warehouse. Values become SQL text only through sql_literal. -#}
 {% macro record_personal_data() -%}
     {%- if execute and target.type == 'duckdb' and flags.WHICH in ('build', 'run') -%}
-    {%- set rows = personal_data_declaration() -%}
-    create or replace table {{ target.database }}.audit.personal_data_columns as
-    select
-        cast(table_name as {{ dbt.type_string() }}) as table_name,
-        cast(column_name as {{ dbt.type_string() }}) as column_name,
-        cast(personal_data as {{ dbt.type_string() }}) as personal_data
-    from (
-        {%- if rows %}
-        values
-        {%- for table_name, column_name, kind in rows %}
-            ({{ sql_literal(table_name) }}, {{ sql_literal(column_name) }}, {{ sql_literal(kind) }}){{ "," if not loop.last }}
-        {%- endfor %}
-        {%- else %}
-        select null, null, null where false
-        {%- endif %}
-    ) as declared(table_name, column_name, personal_data)
+    {{ declaration_table(target.database ~ '.audit.personal_data_columns',
+                         ['table_name', 'column_name', 'personal_data'], personal_data_declaration()) }}
     {%- endif -%}
 {%- endmacro %}
 

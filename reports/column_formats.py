@@ -1,20 +1,14 @@
 """How the workbook shows each mart column: its format (percent, count, date-time ...), its
 header and its note, from the marts' own declaration, never from a column's name.
 
-A column's format comes, in this order, from:
-
-1. the build's declaration in the warehouse, ``audit.column_formats`` (table_name,
-   column_name, format, label): the marts' YAML column meta ``format`` (and ``label``),
-   written by the build like ``audit.personal_data_columns`` (macros/column_formats.sql), so it
-   describes the marts of that very warehouse, wherever the file is copied;
-2. else the marts' YAML shipped with this sendlens (``models/marts/*.yml``, column meta
-   ``format``/``label``; in a wheel under ``sendlens/project/``), for the columns the warehouse has;
-3. else the column's data type in the warehouse (the marts' contracts: ``bigint`` a count,
-   ``timestamp`` a date-time, ``boolean`` a flag, ``double`` a number).
-
-A rate is a ``double`` like any other number, so only a declaration (``format: percent``) makes
-it a percentage. Only a warehouse without any declaration (1 and 2 both absent: built before
-them) falls back to names for its doubles (:data:`FALLBACK_PERCENT`), and :attr:`source` says so.
+A column's format comes from the build's declaration in the warehouse, ``audit.column_formats``
+(table_name, column_name, format, label): the marts' YAML column meta ``format`` (and
+``label``), written by the build like ``audit.personal_data_columns`` (macros/column_formats.sql),
+so it describes the marts of that very warehouse, wherever the file is copied. An undeclared
+column is shown by its data type (``bigint`` a count, ``timestamp`` a date-time, ``boolean`` a
+flag, ``double`` a number): a rate is a ``double`` like any other number, so only its
+declaration (``format: percent``) makes it a percentage, never its name. A public double without
+a declaration fails a test (tests/test_workbook.py).
 
 The header is the declared ``label``, else the column name in words (:func:`title`); the note
 on the header cell is the column name and its description, which the build persists as the
@@ -23,9 +17,7 @@ column's comment in the warehouse (dbt ``persist_docs``).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -52,15 +44,6 @@ NUMERIC_FORMATS = frozenset({"percent", "count", "number", "seconds", "kpi_value
 # Where the KPI named by a kpi_value / kpi_difference row is a column (its format is that column's).
 KPI_MARTS = ("rpt_delivery_kpis", "dash_delivery_kpis")
 KPI_COLUMN = "kpi"
-
-# Only for a warehouse without any declaration: doubles whose name has the word "rate" or
-# "share" are percentages, and the reconciliation's value columns take their KPI's format.
-FALLBACK_PERCENT = re.compile(r"(^|_)(rate|share)(_|$)")
-FALLBACK_DECLARED = {
-    ("rpt_kpi_reconciliation", "dashboard_value"): "kpi_value",
-    ("rpt_kpi_reconciliation", "report_value"): "kpi_value",
-    ("rpt_kpi_reconciliation", "difference"): "kpi_difference",
-}
 
 _INT_TYPES = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT",
               "UINTEGER", "UBIGINT", "UHUGEINT", "INT", "INT1", "INT2", "INT4", "INT8", "LONG")
@@ -130,20 +113,19 @@ class ColumnFormats:
     # where the formats come from (said on the About sheet)
     source: str = "the warehouse's data types"
     warnings: list[str] = field(default_factory=list)
-    fallback_names: bool = False
 
     @classmethod
-    def load(cls, marts: Marts, project_marts: Path | None = None) -> "ColumnFormats":
-        """``project_marts``: the folder of the marts' YAML (default: the one shipped with this
-        sendlens, see :func:`shipped_marts_dir`)."""
+    def load(cls, marts: Marts) -> "ColumnFormats":
         cf = cls(marts=marts)
         cf.comments = _column_comments(marts)
         rows, source = _warehouse_declaration(marts)
         if rows is None:
-            folder = project_marts if project_marts is not None else shipped_marts_dir()
-            rows, source = _yaml_declaration(folder, cf.warnings)
+            cf.source = (f"the warehouse's data types only (it carries no {DECLARATION_SCHEMA}."
+                         f"{DECLARATION_TABLE}: built by an earlier sendlens)")
+            return cf
+        cf.source = source
         have = {(t, c): marts.column_type(t, c) for t in marts.tables for c in marts.columns(t)}
-        for table, column, fmt, label in rows or []:
+        for table, column, fmt, label in rows:
             key = (table, column)
             if key not in have:
                 continue  # declared for a mart or column this warehouse does not have
@@ -160,27 +142,11 @@ class ColumnFormats:
                                    f"type is {have[key]}; shown by its data type")
             else:
                 cf.declared[key] = fmt
-        if cf.declared:
-            cf.source = source
-        else:
-            cf.fallback_names = True
-            cf.source = ("fallback: data types, and names for rates (this warehouse carries no "
-                         f"{DECLARATION_SCHEMA}.{DECLARATION_TABLE} and the marts' YAML declares no format)")
         return cf
 
     def kind(self, table: str, column: str) -> str:
         """The column's format: one of :data:`FORMATS`."""
-        key = (table, column)
-        if key in self.declared:
-            return self.declared[key]
-        data_type = self.marts.column_type(table, column)
-        by_type = format_by_type(data_type)
-        if self.fallback_names:
-            if key in FALLBACK_DECLARED and _is_numeric(data_type):
-                return FALLBACK_DECLARED[key]
-            if by_type == "number" and FALLBACK_PERCENT.search(column.lower()):
-                return "percent"
-        return by_type
+        return self.declared.get((table, column)) or format_by_type(self.marts.column_type(table, column))
 
     def kpi_kind(self, kpi: Any) -> str:
         """The format of the KPI a reconciliation row names (a column of :data:`KPI_MARTS`)."""
@@ -206,14 +172,6 @@ class ColumnFormats:
         return (self.comments.get((table, "")) or "").strip()
 
 
-def shipped_marts_dir() -> Path:
-    """The marts' YAML of this sendlens: in a wheel ``sendlens/project/models/marts`` (setup.py),
-    in the repository ``models/marts``."""
-    root = Path(__file__).resolve().parents[1]
-    packaged = root / "project" / "models" / "marts"
-    return packaged if packaged.is_dir() else root / "models" / "marts"
-
-
 def _warehouse_declaration(m: Marts) -> tuple[list[tuple] | None, str]:
     source = f"{DECLARATION_SCHEMA}.{DECLARATION_TABLE}"
     present = m.con.execute(
@@ -221,40 +179,10 @@ def _warehouse_declaration(m: Marts) -> tuple[list[tuple] | None, str]:
         "AND table_schema = ? AND table_name = ?", [DECLARATION_SCHEMA, DECLARATION_TABLE]).fetchone()[0]
     if not present:
         return None, source
-    cols = {r[0] for r in m.con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_catalog = current_database() "
-        "AND table_schema = ? AND table_name = ?", [DECLARATION_SCHEMA, DECLARATION_TABLE]).fetchall()}
-    label = qi("label") if "label" in cols else "NULL"
     rows = m.con.execute(
-        f"SELECT table_name, column_name, {qi('format')}, {label} "
+        f"SELECT table_name, column_name, {qi('format')}, {qi('label')} "
         f"FROM {qi(DECLARATION_SCHEMA)}.{qi(DECLARATION_TABLE)}").fetchall()
     return [tuple(r) for r in rows], f"declared in the marts' YAML, as built ({source})"
-
-
-def _yaml_declaration(folder: Path, warnings: list[str]) -> tuple[list[tuple] | None, str]:
-    source = "declared in the marts' YAML of this sendlens (models/marts)"
-    try:
-        import yaml  # PyYAML, which dbt-core depends on
-    except ImportError:  # pragma: no cover - dbt-core always brings it
-        return None, source
-    rows: list[tuple] = []
-    for path in sorted(Path(folder).glob("*.yml")) if Path(folder).is_dir() else []:
-        try:
-            doc = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except (OSError, yaml.YAMLError) as exc:
-            warnings.append(f"{path.name}: not read ({exc.__class__.__name__})")
-            continue
-        for model in doc.get("models") or []:
-            if not isinstance(model, dict) or not model.get("name"):
-                continue
-            alias = (model.get("config") or {}).get("alias") or model["name"]
-            for col in model.get("columns") or []:
-                if not isinstance(col, dict) or not col.get("name"):
-                    continue
-                meta = {**(col.get("meta") or {}), **((col.get("config") or {}).get("meta") or {})}
-                if meta.get("format") or meta.get("label"):
-                    rows.append((alias, col["name"], meta.get("format"), meta.get("label")))
-    return (rows or None), source
 
 
 def _column_comments(m: Marts) -> dict[tuple[str, str], str]:

@@ -225,9 +225,9 @@ def link_clicks(m: Marts, top: int = 12) -> dict:
     got = m.dicts(f"SELECT f.url AS url, CAST(sum(f.clicks) AS BIGINT) AS clicks, "
                   f"CAST(sum(f.unique_clicks) AS BIGINT) AS unique_clicks, count(DISTINCT f.delivery_id) AS nd "
                   f"FROM {m.ref(t)} f {join} WHERE {where} GROUP BY 1 ORDER BY clicks DESC, url LIMIT {int(top)}")
-    total = int(scalar(m, f"SELECT coalesce(sum(f.clicks), 0) FROM {m.ref(t)} f {join} WHERE {where}"))
-    n_urls = int(scalar(m, f"SELECT count(DISTINCT f.url) FROM {m.ref(t)} f {join} WHERE {where}"))
-    return {"rows": got, "total": total, "n_urls": n_urls}
+    total, n_urls = m.con.execute(f"SELECT coalesce(sum(f.clicks), 0), count(DISTINCT f.url) "
+                                  f"FROM {m.ref(t)} f {join} WHERE {where}").fetchone()
+    return {"rows": got, "total": int(total), "n_urls": int(n_urls)}
 
 
 def opens_by_client(m: Marts, top: int = 12) -> dict:

@@ -102,7 +102,7 @@ OVERVIEW_COLUMNS = ("reporting_mode", "processed", "delivered_rate", "bounce_rat
 # Colour-blind-safe (Okabe-Ito): vermillion, blue, orange.
 _COLOURS = ("#D55E00", "#0072B2", "#E69F00")
 
-_WIDTH = {"percent": 8, "count": 9, "number": 11, "seconds": 9, "datetime": 18, "date": 11,
+_WIDTH = {"percent": 8, "count": 9, "number": 11, "seconds": 9, "datetime": 19, "date": 11,
           "flag": 9, "kpi_value": 10, "kpi_difference": 10}
 _NUM_FORMATS = {
     "percent": "0.0%", "count": "#,##0", "number": "#,##0.00", "seconds": "#,##0.0",
